@@ -1,0 +1,391 @@
+//! The pre-token-generation trigger's logic: configuration, and what to answer for each event.
+//!
+//! - `TokenGeneration_ClientCredentials` from an allowed caller with `onBehalfOfToken`: verify
+//!   the user's token, then add the mapped user and organization claims to the access token.
+//! - from an allowed caller without it: `subject_missing` (unless `OBO_REQUIRE_SUBJECT=false`).
+//! - from any other caller with it: `caller_not_allowed`; without it: unchanged.
+//! - every other trigger source is a user flow: never failed for metadata, `onBehalfOfToken`
+//!   ignored, optional organization claims copied from the user's attributes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::claims::{ClaimMap, json_size};
+use crate::clock::SharedClock;
+use crate::env::{ConfigError, Env, EnvSource};
+use crate::http::HttpClient;
+use crate::issuer::{TrustedIssuer, pool_in_issuer};
+use crate::jwks::{KeyStore, KeyStoreSettings};
+use crate::jwt::DEFAULT_MAX_TOKEN_BYTES;
+use crate::pretoken::{ON_BEHALF_OF_TOKEN, PreTokenEvent, PreTokenResponse};
+use crate::reason::{ReasonCode, Rejection};
+use crate::verify::{
+    EventPool, IssuerPolicy, SubjectVerifier, TokenUse, VerifiedSubject, VerifierSettings,
+    parse_asymmetric_alg,
+};
+
+/// Which Cognito user lookup the trigger makes, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserLookupSetting {
+    /// No lookup (default).
+    None,
+    /// `AdminGetUser` on the subject's pool.
+    AdminGetUser,
+    /// `GetUser` with the subject token.
+    GetUser,
+}
+
+/// The trigger's validated configuration.
+#[derive(Debug, Clone)]
+pub struct TriggerConfig {
+    /// App clients allowed to act on behalf of users (`OBO_CALLER_CLIENT_IDS`).
+    pub caller_client_ids: Vec<String>,
+    /// Whether an allowed caller must present a subject token (`OBO_REQUIRE_SUBJECT`).
+    pub require_subject: bool,
+    /// How subject tokens are verified.
+    pub verifier: VerifierSettings,
+    /// JWKS cache limits.
+    pub keys: KeyStoreSettings,
+    /// Claims added to on-behalf-of tokens (`OBO_CLAIM_MAP`).
+    pub claim_map: ClaimMap,
+    /// Claims added to users' own access tokens (`OBO_USER_CLAIM_MAP`).
+    pub user_claim_map: ClaimMap,
+    /// Cap on the added claims' JSON size (`OBO_MAX_ADDED_CLAIMS_BYTES`).
+    pub max_added_claims_bytes: usize,
+    /// The user lookup (`OBO_USER_LOOKUP`).
+    pub user_lookup: UserLookupSetting,
+}
+
+impl TriggerConfig {
+    /// Reads and validates the configuration; the error names the variable and the problem.
+    pub fn from_env(source: &dyn EnvSource) -> Result<Self, ConfigError> {
+        let env = Env::new(source);
+        let caller_client_ids = env.list("OBO_CALLER_CLIENT_IDS")?;
+        let subject_client_ids = env.list("OBO_SUBJECT_CLIENT_IDS")?;
+        if !caller_client_ids.is_empty() && subject_client_ids.is_empty() {
+            return Err(ConfigError::new(
+                "OBO_SUBJECT_CLIENT_IDS",
+                "is required when OBO_CALLER_CLIENT_IDS is set: name the app clients whose user tokens are accepted",
+            ));
+        }
+        if let Some(shared) = caller_client_ids.iter().find(|c| subject_client_ids.contains(c)) {
+            return Err(ConfigError::new(
+                "OBO_SUBJECT_CLIENT_IDS",
+                format!(
+                    "shares {shared:?} with OBO_CALLER_CLIENT_IDS: a machine client must not also be a user client"
+                ),
+            ));
+        }
+        let issuers = env
+            .list("OBO_SUBJECT_ISSUERS")?
+            .iter()
+            .map(|raw| {
+                TrustedIssuer::parse(raw).map_err(|e| ConfigError::new("OBO_SUBJECT_ISSUERS", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let token_use = match env.choice("OBO_SUBJECT_TOKEN_USE", "access", &["access", "id"])? {
+            "id" => TokenUse::Id,
+            _ => TokenUse::Access,
+        };
+        let mut algorithms = Vec::new();
+        for name in env.list("OBO_SUBJECT_ALGORITHMS")? {
+            algorithms.push(parse_asymmetric_alg(&name).ok_or_else(|| {
+                ConfigError::new(
+                    "OBO_SUBJECT_ALGORITHMS",
+                    format!("{name:?} is not allowed: use asymmetric algorithms (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA)"),
+                )
+            })?);
+        }
+        if algorithms.is_empty() {
+            algorithms.push(jsonwebtoken::Algorithm::RS256);
+        }
+        let user_lookup =
+            match env.choice("OBO_USER_LOOKUP", "none", &["none", "admin-get-user", "get-user"])? {
+                "admin-get-user" => UserLookupSetting::AdminGetUser,
+                "get-user" => UserLookupSetting::GetUser,
+                _ => UserLookupSetting::None,
+            };
+        if user_lookup != UserLookupSetting::None {
+            if !cfg!(feature = "user-lookup") {
+                return Err(ConfigError::new(
+                    "OBO_USER_LOOKUP",
+                    "this build has no user lookup (cargo feature `user-lookup`)",
+                ));
+            }
+            if user_lookup == UserLookupSetting::GetUser && token_use == TokenUse::Id {
+                return Err(ConfigError::new(
+                    "OBO_USER_LOOKUP",
+                    "get-user needs access tokens (OBO_SUBJECT_TOKEN_USE=access)",
+                ));
+            }
+            if let Some(iss) = issuers.iter().find(|i| pool_in_issuer(&i.issuer).is_none()) {
+                return Err(ConfigError::new(
+                    "OBO_USER_LOOKUP",
+                    format!("needs Cognito issuers, but {:?} does not end in a pool id", iss.issuer),
+                ));
+            }
+        }
+        let claim_map = ClaimMap::obo(&env.string("OBO_CLAIM_MAP").unwrap_or_default())
+            .map_err(|e| ConfigError::new("OBO_CLAIM_MAP", e))?;
+        if claim_map.needs_user_attributes() && user_lookup == UserLookupSetting::None {
+            return Err(ConfigError::new("OBO_CLAIM_MAP", "`@attribute` sources need OBO_USER_LOOKUP"));
+        }
+        let user_claim_map = ClaimMap::user(&env.string("OBO_USER_CLAIM_MAP").unwrap_or_default())
+            .map_err(|e| ConfigError::new("OBO_USER_CLAIM_MAP", e))?;
+        let keys = KeyStoreSettings {
+            refetch_interval: Duration::from_secs(env.number(
+                "OBO_JWKS_REFETCH_INTERVAL_SECONDS",
+                10,
+                1,
+                600,
+            )?),
+            max_age: Duration::from_secs(env.number("OBO_JWKS_MAX_AGE_SECONDS", 300, 30, 86_400)?),
+            fetch_timeout: Duration::from_millis(env.number("OBO_JWKS_TIMEOUT_MS", 1500, 100, 4000)?),
+            ..KeyStoreSettings::default()
+        };
+        Ok(Self {
+            require_subject: env.bool("OBO_REQUIRE_SUBJECT", true)?,
+            verifier: VerifierSettings {
+                issuers: if issuers.is_empty() {
+                    IssuerPolicy::EventPool
+                } else {
+                    IssuerPolicy::Listed(issuers)
+                },
+                algorithms,
+                token_use,
+                client_ids: subject_client_ids,
+                leeway_secs: env.number("OBO_LEEWAY_SECONDS", 30, 0, 300)?,
+                max_age_secs: env.optional_number("OBO_MAX_SUBJECT_AGE_SECONDS", 60, 30 * 86_400)?,
+                max_token_bytes: env.number(
+                    "OBO_MAX_SUBJECT_BYTES",
+                    DEFAULT_MAX_TOKEN_BYTES,
+                    1024,
+                    65_536,
+                )?,
+            },
+            keys,
+            claim_map,
+            user_claim_map,
+            max_added_claims_bytes: env.number("OBO_MAX_ADDED_CLAIMS_BYTES", 2048, 256, 3072)?,
+            user_lookup,
+            caller_client_ids,
+        })
+    }
+
+    /// Whether on-behalf-of is enabled (some caller is allowed).
+    pub fn obo_enabled(&self) -> bool {
+        !self.caller_client_ids.is_empty()
+    }
+}
+
+/// What the trigger did with an event, for the log line.
+#[derive(Debug, Default)]
+struct Outcome {
+    action: &'static str,
+    sub: Option<String>,
+}
+
+/// The trigger: configuration plus process-wide state (key cache, SDK client).
+pub struct Trigger {
+    config: TriggerConfig,
+    verifier: SubjectVerifier,
+    #[cfg(feature = "user-lookup")]
+    lookup: Option<crate::lookup::UserLookup>,
+}
+
+impl Trigger {
+    /// Builds the trigger: HTTP client, key cache, and the SDK client when a lookup is configured.
+    pub async fn new(config: TriggerConfig, clock: SharedClock) -> Result<Self, ConfigError> {
+        let http = HttpClient::new(config.keys.fetch_timeout)
+            .map_err(|e| ConfigError::new("OBO_JWKS_TIMEOUT_MS", format!("HTTP client: {e}")))?;
+        let keys = Arc::new(KeyStore::new(http, clock.clone(), config.keys.clone()));
+        Ok(Self::with_key_store(config, keys, clock).await)
+    }
+
+    /// Builds the trigger around an existing key cache (tests, benches).
+    pub async fn with_key_store(config: TriggerConfig, keys: Arc<KeyStore>, clock: SharedClock) -> Self {
+        #[cfg(feature = "user-lookup")]
+        let lookup = match config.user_lookup {
+            UserLookupSetting::None => None,
+            mode => Some(
+                crate::lookup::UserLookup::from_env(
+                    if mode == UserLookupSetting::GetUser {
+                        crate::lookup::LookupMode::GetUser
+                    } else {
+                        crate::lookup::LookupMode::AdminGetUser
+                    },
+                    Duration::from_millis(1500),
+                )
+                .await,
+            ),
+        };
+        let verifier = SubjectVerifier::new(config.verifier.clone(), keys, clock);
+        Self {
+            config,
+            verifier,
+            #[cfg(feature = "user-lookup")]
+            lookup,
+        }
+    }
+
+    /// Warms the key cache for explicitly listed issuers; failures are logged, never fatal.
+    pub async fn prefetch(&self) {
+        if self.config.obo_enabled() {
+            self.verifier.prefetch().await;
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &TriggerConfig {
+        &self.config
+    }
+
+    /// Handles one raw event: the event with its `response` set, or a rejection (which the
+    /// Lambda reports as a function error, failing the token request).
+    pub async fn handle(&self, raw: Value) -> Result<PreTokenEvent, Rejection> {
+        let started = Instant::now();
+        let mut event = PreTokenEvent::deserialize(raw).map_err(|_| {
+            Rejection::new(ReasonCode::BadEvent, "the event is not a Cognito pre-token-generation event")
+        })?;
+        let mut outcome = Outcome::default();
+        let result = if event.trigger_source.is_empty() {
+            Err(Rejection::new(ReasonCode::BadEvent, "the event has no triggerSource"))
+        } else if event.is_client_credentials() {
+            self.machine(&event, &mut outcome).await
+        } else {
+            Ok(self.user(&event, &mut outcome))
+        };
+        let latency_us = started.elapsed().as_micros() as u64;
+        let caller = event.caller_context.client_id.as_str();
+        match result {
+            Ok(response) => {
+                tracing::info!(
+                    outcome = outcome.action,
+                    trigger_source = %event.trigger_source,
+                    caller,
+                    sub = outcome.sub.as_deref(),
+                    latency_us,
+                    "pre-token trigger answered"
+                );
+                event.response = response;
+                Ok(event)
+            }
+            Err(rejection) => {
+                tracing::warn!(
+                    outcome = "rejected",
+                    reason = rejection.reason.as_str(),
+                    detail = %rejection.message,
+                    trigger_source = %event.trigger_source,
+                    caller,
+                    sub = outcome.sub.as_deref(),
+                    latency_us,
+                    "pre-token trigger rejected the request"
+                );
+                Err(rejection)
+            }
+        }
+    }
+
+    async fn machine(
+        &self,
+        event: &PreTokenEvent,
+        outcome: &mut Outcome,
+    ) -> Result<PreTokenResponse, Rejection> {
+        let caller = event.caller_context.client_id.as_str();
+        if caller.is_empty() {
+            return Err(Rejection::new(ReasonCode::BadEvent, "the event has no callerContext.clientId"));
+        }
+        let allowed = self.config.caller_client_ids.iter().any(|c| c == caller);
+        let token = event.request.client_metadata.as_ref().and_then(|m| m.get(ON_BEHALF_OF_TOKEN));
+        let token = match (allowed, token) {
+            (false, None) => {
+                outcome.action = "unchanged";
+                return Ok(PreTokenResponse::default());
+            }
+            (false, Some(_)) => {
+                return Err(Rejection::new(
+                    ReasonCode::CallerNotAllowed,
+                    "this app client may not act on behalf of users",
+                ));
+            }
+            (true, None) if !self.config.require_subject => {
+                outcome.action = "unchanged";
+                return Ok(PreTokenResponse::default());
+            }
+            (true, None) => {
+                return Err(Rejection::new(
+                    ReasonCode::SubjectMissing,
+                    "no onBehalfOfToken in the client metadata",
+                ));
+            }
+            (true, Some(Value::String(t))) if t.trim().is_empty() => {
+                return Err(Rejection::new(ReasonCode::SubjectMissing, "the onBehalfOfToken is empty"));
+            }
+            (true, Some(Value::String(t))) => t.as_str(),
+            (true, Some(_)) => {
+                return Err(Rejection::new(
+                    ReasonCode::SubjectMalformed,
+                    "the onBehalfOfToken is not a string",
+                ));
+            }
+        };
+        let pool = EventPool { region: &event.region, user_pool_id: &event.user_pool_id };
+        let subject = self.verifier.verify(token, Some(pool)).await?;
+        outcome.sub = Some(subject.sub().to_owned());
+        let attributes = self.user_attributes(&subject, token).await?;
+        let claims = self.config.claim_map.apply(&subject.claims, attributes.as_ref());
+        if json_size(&claims) > self.config.max_added_claims_bytes {
+            return Err(Rejection::new(
+                ReasonCode::ClaimsTooLarge,
+                format!("the claims to add exceed {} bytes", self.config.max_added_claims_bytes),
+            ));
+        }
+        outcome.action = "enriched";
+        Ok(PreTokenResponse::add_access_claims(claims))
+    }
+
+    #[cfg(feature = "user-lookup")]
+    async fn user_attributes(
+        &self,
+        subject: &VerifiedSubject,
+        token: &str,
+    ) -> Result<Option<Map<String, Value>>, Rejection> {
+        match &self.lookup {
+            Some(lookup) => lookup.attributes(subject, token).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    #[cfg(not(feature = "user-lookup"))]
+    async fn user_attributes(
+        &self,
+        _subject: &VerifiedSubject,
+        _token: &str,
+    ) -> Result<Option<Map<String, Value>>, Rejection> {
+        Ok(None)
+    }
+
+    fn user(&self, event: &PreTokenEvent, outcome: &mut Outcome) -> PreTokenResponse {
+        outcome.sub = event.request.user_attributes.get("sub").and_then(Value::as_str).map(str::to_owned);
+        if self.config.user_claim_map.is_empty() {
+            outcome.action = "unchanged";
+            return PreTokenResponse::default();
+        }
+        let claims = self.config.user_claim_map.apply(&Map::new(), Some(&event.request.user_attributes));
+        if claims.is_empty() {
+            outcome.action = "unchanged";
+            return PreTokenResponse::default();
+        }
+        if json_size(&claims) > self.config.max_added_claims_bytes {
+            // A user's sign-in is never failed for this: the claims are left out and logged.
+            tracing::warn!(reason = ReasonCode::ClaimsTooLarge.as_str(), "user claims left out: too large");
+            outcome.action = "unchanged";
+            return PreTokenResponse::default();
+        }
+        outcome.action = "user_claims_added";
+        PreTokenResponse::add_access_claims(claims)
+    }
+}

@@ -1,0 +1,361 @@
+//! Verifying the on-behalf-of subject token, in the order of awslabs/aws-jwt-verify: structure →
+//! header and `alg` → issuer pinned → key by `kid` from that issuer only → signature → time
+//! claims → `token_use` → app client → delegation rules. The token never chooses how it is
+//! verified: the algorithm list, issuers and clients come from configuration.
+
+use std::sync::Arc;
+
+use jsonwebtoken::Algorithm;
+use serde_json::{Map, Value};
+
+use crate::clock::SharedClock;
+use crate::issuer::{TrustedIssuer, is_pool_issuer};
+use crate::jwks::{KeyError, KeyStore};
+use crate::jwt::decompose;
+use crate::reason::{ReasonCode, Rejection};
+
+/// Which kind of Cognito token the subject must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// An access token (`token_use: access`, app client in `client_id`).
+    Access,
+    /// An ID token (`token_use: id`, app client in `aud`).
+    Id,
+}
+
+impl TokenUse {
+    /// The `token_use` claim value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Id => "id",
+        }
+    }
+}
+
+/// Which issuers are trusted.
+#[derive(Debug, Clone)]
+pub enum IssuerPolicy {
+    /// Exactly these issuers.
+    Listed(Vec<TrustedIssuer>),
+    /// The pool that invoked the trigger (both Cognito issuer forms), resolved per event.
+    EventPool,
+}
+
+/// What the verifier requires of a subject token.
+#[derive(Debug, Clone)]
+pub struct VerifierSettings {
+    /// Trusted issuers.
+    pub issuers: IssuerPolicy,
+    /// Allowed signature algorithms (asymmetric only).
+    pub algorithms: Vec<Algorithm>,
+    /// Required `token_use`.
+    pub token_use: TokenUse,
+    /// App clients whose user tokens are accepted.
+    pub client_ids: Vec<String>,
+    /// Tolerance for `nbf` and `iat` in the future, in seconds.
+    pub leeway_secs: u64,
+    /// Maximum age of the authentication (`auth_time`, else `iat`), if set.
+    pub max_age_secs: Option<u64>,
+    /// Size cap on the token, checked before parsing.
+    pub max_token_bytes: usize,
+}
+
+/// The pool that invoked the trigger, for [`IssuerPolicy::EventPool`].
+#[derive(Debug, Clone, Copy)]
+pub struct EventPool<'a> {
+    /// `region` of the event.
+    pub region: &'a str,
+    /// `userPoolId` of the event.
+    pub user_pool_id: &'a str,
+}
+
+/// A subject token that passed every check, with its claims.
+#[derive(Debug, Clone)]
+pub struct VerifiedSubject {
+    /// All claims of the token.
+    pub claims: Map<String, Value>,
+}
+
+impl VerifiedSubject {
+    /// The `sub` claim (checked to be a string).
+    pub fn sub(&self) -> &str {
+        self.claims.get("sub").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The `iss` claim (checked to be a string).
+    pub fn issuer(&self) -> &str {
+        self.claims.get("iss").and_then(Value::as_str).unwrap_or_default()
+    }
+
+    /// The user name: `username` (access tokens) or `cognito:username` (ID tokens).
+    pub fn username(&self) -> Option<&str> {
+        ["username", "cognito:username"].iter().find_map(|c| self.claims.get(*c).and_then(Value::as_str))
+    }
+
+    /// The `exp` claim.
+    pub fn exp(&self) -> u64 {
+        self.claims.get("exp").and_then(numeric_date).unwrap_or_default()
+    }
+}
+
+/// Verifies subject tokens against [`VerifierSettings`], with keys from a [`KeyStore`].
+pub struct SubjectVerifier {
+    settings: VerifierSettings,
+    keys: Arc<KeyStore>,
+    clock: SharedClock,
+}
+
+fn reject(reason: ReasonCode, message: impl Into<String>) -> Rejection {
+    Rejection::new(reason, message)
+}
+
+/// A JSON number as whole seconds (fractions truncated); `None` for anything else.
+fn numeric_date(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+}
+
+impl SubjectVerifier {
+    /// A verifier; `keys` is shared process-wide.
+    pub fn new(settings: VerifierSettings, keys: Arc<KeyStore>, clock: SharedClock) -> Self {
+        Self { settings, keys, clock }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &VerifierSettings {
+        &self.settings
+    }
+
+    /// Warms the key cache for every listed issuer. A failure is logged and left for the first
+    /// token of that issuer to meet (fail closed then); it never stops the cold start.
+    pub async fn prefetch(&self) {
+        if let IssuerPolicy::Listed(issuers) = &self.settings.issuers {
+            let fetches = issuers.iter().map(|iss| async move { (iss, self.keys.prefetch(iss).await) });
+            for (iss, result) in futures_util::future::join_all(fetches).await {
+                match result {
+                    Ok(n) => tracing::info!(issuer = %iss.issuer, keys = n, "jwks prefetched"),
+                    Err(err) => {
+                        tracing::warn!(issuer = %iss.issuer, error = %err, "jwks prefetch failed; will retry on first use")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Verifies `token`. `pool` is the invoking pool, used when issuers are not listed.
+    pub async fn verify(
+        &self,
+        token: &str,
+        pool: Option<EventPool<'_>>,
+    ) -> Result<VerifiedSubject, Rejection> {
+        let s = &self.settings;
+        // 1. Structure (size cap first) and header.
+        let jwt = decompose(token, s.max_token_bytes)?;
+        // 2. Algorithm from the allow-list; the header only selects among allowed ones.
+        let alg = s.algorithms.iter().copied().find(|a| alg_name(*a) == Some(jwt.alg.as_str())).ok_or_else(
+            || reject(ReasonCode::SubjectAlgNotAllowed, "the token's algorithm is not allowed"),
+        )?;
+        // 3. Issuer pinned before any key is fetched.
+        let iss = match jwt.claims.get("iss") {
+            Some(Value::String(iss)) => iss.as_str(),
+            Some(_) => {
+                return Err(reject(ReasonCode::SubjectClaimInvalid, "`iss` is not a string"));
+            }
+            None => {
+                return Err(reject(ReasonCode::SubjectIssuerNotAllowed, "the token has no issuer"));
+            }
+        };
+        let issuer = self.trusted_issuer(iss, pool)?;
+        // 4. Key by kid, from that issuer's JWKS only.
+        let kid = jwt
+            .kid
+            .as_deref()
+            .ok_or_else(|| reject(ReasonCode::SubjectUnknownKey, "the token has no `kid`"))?;
+        let key = self.keys.key(&issuer, kid).await.map_err(|e| match e {
+            KeyError::UnknownKey => {
+                reject(ReasonCode::SubjectUnknownKey, "the token's key is not in the issuer's JWKS")
+            }
+            KeyError::Unavailable(detail) => reject(
+                ReasonCode::JwksUnavailable,
+                format!("the issuer's signing keys are unavailable ({detail})"),
+            ),
+        })?;
+        if !key.accepts(alg) {
+            return Err(reject(
+                ReasonCode::SubjectAlgNotAllowed,
+                "the token's algorithm does not match its key",
+            ));
+        }
+        // 5. Signature.
+        let valid = jsonwebtoken::crypto::verify(jwt.signature, jwt.signing_input.as_bytes(), &key.key, alg)
+            .unwrap_or(false);
+        if !valid {
+            return Err(reject(ReasonCode::SubjectBadSignature, "the token's signature does not verify"));
+        }
+        let claims = jwt.claims;
+        // 6. Time claims.
+        self.check_times(&claims)?;
+        // 7. token_use.
+        match claims.get("token_use") {
+            Some(Value::String(u)) if u == s.token_use.as_str() => {}
+            Some(Value::String(_)) | None => {
+                return Err(reject(
+                    ReasonCode::SubjectWrongTokenUse,
+                    format!("the token is not an {} token", s.token_use.as_str()),
+                ));
+            }
+            Some(_) => {
+                return Err(reject(ReasonCode::SubjectClaimInvalid, "`token_use` is not a string"));
+            }
+        }
+        // 8. The user's app client.
+        let client_id = self.check_client(&claims)?;
+        // 9. A user, not a machine, and not already delegated.
+        let sub = match claims.get("sub") {
+            Some(Value::String(sub)) if !sub.is_empty() => sub,
+            _ => {
+                return Err(reject(ReasonCode::SubjectClaimInvalid, "`sub` is missing or not a string"));
+            }
+        };
+        if sub == client_id {
+            return Err(reject(
+                ReasonCode::SubjectIsMachine,
+                "the token is a machine (client_credentials) token",
+            ));
+        }
+        if claims.contains_key("obo_sub") {
+            return Err(reject(
+                ReasonCode::SubjectAlreadyDelegated,
+                "the token is already an on-behalf-of token",
+            ));
+        }
+        check_types(&claims)?;
+        Ok(VerifiedSubject { claims })
+    }
+
+    fn trusted_issuer(&self, iss: &str, pool: Option<EventPool<'_>>) -> Result<TrustedIssuer, Rejection> {
+        let not_allowed = || reject(ReasonCode::SubjectIssuerNotAllowed, "the token's issuer is not trusted");
+        match &self.settings.issuers {
+            IssuerPolicy::Listed(list) => {
+                list.iter().find(|t| t.issuer == iss).cloned().ok_or_else(not_allowed)
+            }
+            IssuerPolicy::EventPool => {
+                let pool = pool.ok_or_else(not_allowed)?;
+                if !is_pool_issuer(iss, pool.region, pool.user_pool_id) {
+                    return Err(not_allowed());
+                }
+                let [classic, updated] = TrustedIssuer::for_pool(pool.region, pool.user_pool_id);
+                Ok(if classic.issuer == iss { classic } else { updated })
+            }
+        }
+    }
+
+    fn check_times(&self, claims: &Map<String, Value>) -> Result<(), Rejection> {
+        let now = self.clock.now_secs();
+        let leeway = self.settings.leeway_secs;
+        let number = |name: &str| -> Result<Option<u64>, Rejection> {
+            match claims.get(name) {
+                None => Ok(None),
+                Some(v) => numeric_date(v).map(Some).ok_or_else(|| {
+                    reject(ReasonCode::SubjectClaimInvalid, format!("`{name}` is not a number"))
+                }),
+            }
+        };
+        let exp = number("exp")?
+            .ok_or_else(|| reject(ReasonCode::SubjectClaimInvalid, "the token has no `exp`"))?;
+        if now >= exp {
+            return Err(reject(ReasonCode::SubjectExpired, "the token has expired"));
+        }
+        if number("nbf")?.is_some_and(|nbf| nbf > now + leeway) {
+            return Err(reject(ReasonCode::SubjectNotYetValid, "the token is not valid yet (`nbf`)"));
+        }
+        let iat = number("iat")?;
+        if iat.is_some_and(|iat| iat > now + leeway) {
+            return Err(reject(ReasonCode::SubjectNotYetValid, "the token was issued in the future (`iat`)"));
+        }
+        let auth_time = number("auth_time")?;
+        if let Some(max_age) = self.settings.max_age_secs {
+            let authenticated = auth_time.or(iat).ok_or_else(|| {
+                reject(ReasonCode::SubjectClaimInvalid, "the token has neither `auth_time` nor `iat`")
+            })?;
+            if now.saturating_sub(authenticated) > max_age {
+                return Err(reject(ReasonCode::SubjectTooOld, "the user's authentication is too old"));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_client<'c>(&self, claims: &'c Map<String, Value>) -> Result<&'c str, Rejection> {
+        let allowed = |c: &str| self.settings.client_ids.iter().any(|a| a == c);
+        let not_allowed = || {
+            reject(
+                ReasonCode::SubjectClientNotAllowed,
+                "the token was issued to an app client that is not allowed",
+            )
+        };
+        let (name, value) = match self.settings.token_use {
+            TokenUse::Access => ("client_id", claims.get("client_id")),
+            TokenUse::Id => ("aud", claims.get("aud")),
+        };
+        match value {
+            Some(Value::String(c)) if allowed(c) => Ok(c),
+            Some(Value::String(_)) | None => Err(not_allowed()),
+            Some(Value::Array(list)) if self.settings.token_use == TokenUse::Id => {
+                if list.len() != 1 {
+                    return Err(reject(
+                        ReasonCode::SubjectClaimInvalid,
+                        "`aud` must name exactly one client",
+                    ));
+                }
+                match &list[0] {
+                    Value::String(c) if allowed(c) => Ok(c),
+                    Value::String(_) => Err(not_allowed()),
+                    _ => Err(reject(ReasonCode::SubjectClaimInvalid, "`aud` is not a string")),
+                }
+            }
+            Some(_) => Err(reject(ReasonCode::SubjectClaimInvalid, format!("`{name}` is not a string"))),
+        }
+    }
+}
+
+/// Claims the project reads must have the JSON type Cognito gives them; anything else is a
+/// rejection rather than a silently skipped claim.
+fn check_types(claims: &Map<String, Value>) -> Result<(), Rejection> {
+    const STRINGS: [&str; 7] =
+        ["username", "cognito:username", "jti", "origin_jti", "scope", "event_id", "email"];
+    for name in STRINGS {
+        if claims.get(name).is_some_and(|v| !v.is_string()) {
+            return Err(reject(ReasonCode::SubjectClaimInvalid, format!("`{name}` is not a string")));
+        }
+    }
+    if let Some(groups) = claims.get("cognito:groups") {
+        let ok = groups.as_array().is_some_and(|g| g.iter().all(Value::is_string));
+        if !ok {
+            return Err(reject(ReasonCode::SubjectClaimInvalid, "`cognito:groups` is not a list of strings"));
+        }
+    }
+    Ok(())
+}
+
+/// The asymmetric algorithms a subject token may use, with their JOSE names.
+const ASYMMETRIC: [(Algorithm, &str); 9] = [
+    (Algorithm::RS256, "RS256"),
+    (Algorithm::RS384, "RS384"),
+    (Algorithm::RS512, "RS512"),
+    (Algorithm::PS256, "PS256"),
+    (Algorithm::PS384, "PS384"),
+    (Algorithm::PS512, "PS512"),
+    (Algorithm::ES256, "ES256"),
+    (Algorithm::ES384, "ES384"),
+    (Algorithm::EdDSA, "EdDSA"),
+];
+
+/// The JOSE name of an allowed (asymmetric) algorithm; `None` for symmetric ones.
+pub fn alg_name(alg: Algorithm) -> Option<&'static str> {
+    ASYMMETRIC.iter().find(|(a, _)| *a == alg).map(|(_, n)| *n)
+}
+
+/// Parses an allowed algorithm name; symmetric algorithms and `none` are refused.
+pub fn parse_asymmetric_alg(name: &str) -> Option<Algorithm> {
+    ASYMMETRIC.iter().find(|(_, n)| *n == name).map(|(a, _)| *a)
+}
