@@ -193,6 +193,24 @@ impl Default for KeyStoreSettings {
     }
 }
 
+impl KeyStoreSettings {
+    /// Reads `OBO_JWKS_TIMEOUT_MS`, `OBO_JWKS_MAX_AGE_SECONDS` and
+    /// `OBO_JWKS_REFETCH_INTERVAL_SECONDS`.
+    pub fn from_env(env: &crate::env::Env<'_>) -> Result<Self, crate::env::ConfigError> {
+        Ok(Self {
+            refetch_interval: Duration::from_secs(env.number(
+                "OBO_JWKS_REFETCH_INTERVAL_SECONDS",
+                10,
+                1,
+                600,
+            )?),
+            max_age: Duration::from_secs(env.number("OBO_JWKS_MAX_AGE_SECONDS", 300, 30, 86_400)?),
+            fetch_timeout: Duration::from_millis(env.number("OBO_JWKS_TIMEOUT_MS", 1500, 100, 4000)?),
+            ..Self::default()
+        })
+    }
+}
+
 #[derive(Default)]
 struct IssuerState {
     keys: Option<Arc<KeySet>>,

@@ -17,15 +17,11 @@ use crate::claims::{ClaimMap, json_size};
 use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env, EnvSource};
 use crate::http::HttpClient;
-use crate::issuer::{TrustedIssuer, pool_in_issuer};
+use crate::issuer::pool_in_issuer;
 use crate::jwks::{KeyStore, KeyStoreSettings};
-use crate::jwt::DEFAULT_MAX_TOKEN_BYTES;
 use crate::pretoken::{ON_BEHALF_OF_TOKEN, PreTokenEvent, PreTokenResponse};
 use crate::reason::{ReasonCode, Rejection};
-use crate::verify::{
-    EventPool, IssuerPolicy, SubjectVerifier, TokenUse, VerifiedSubject, VerifierSettings,
-    parse_asymmetric_alg,
-};
+use crate::verify::{EventPool, IssuerPolicy, SubjectVerifier, TokenUse, VerifiedSubject, VerifierSettings};
 
 /// Which Cognito user lookup the trigger makes, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,43 +60,20 @@ impl TriggerConfig {
     pub fn from_env(source: &dyn EnvSource) -> Result<Self, ConfigError> {
         let env = Env::new(source);
         let caller_client_ids = env.list("OBO_CALLER_CLIENT_IDS")?;
-        let subject_client_ids = env.list("OBO_SUBJECT_CLIENT_IDS")?;
-        if !caller_client_ids.is_empty() && subject_client_ids.is_empty() {
+        let verifier = VerifierSettings::from_env(&env)?;
+        if !caller_client_ids.is_empty() && verifier.client_ids.is_empty() {
             return Err(ConfigError::new(
                 "OBO_SUBJECT_CLIENT_IDS",
                 "is required when OBO_CALLER_CLIENT_IDS is set: name the app clients whose user tokens are accepted",
             ));
         }
-        if let Some(shared) = caller_client_ids.iter().find(|c| subject_client_ids.contains(c)) {
+        if let Some(shared) = caller_client_ids.iter().find(|c| verifier.client_ids.contains(c)) {
             return Err(ConfigError::new(
                 "OBO_SUBJECT_CLIENT_IDS",
                 format!(
                     "shares {shared:?} with OBO_CALLER_CLIENT_IDS: a machine client must not also be a user client"
                 ),
             ));
-        }
-        let issuers = env
-            .list("OBO_SUBJECT_ISSUERS")?
-            .iter()
-            .map(|raw| {
-                TrustedIssuer::parse(raw).map_err(|e| ConfigError::new("OBO_SUBJECT_ISSUERS", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let token_use = match env.choice("OBO_SUBJECT_TOKEN_USE", "access", &["access", "id"])? {
-            "id" => TokenUse::Id,
-            _ => TokenUse::Access,
-        };
-        let mut algorithms = Vec::new();
-        for name in env.list("OBO_SUBJECT_ALGORITHMS")? {
-            algorithms.push(parse_asymmetric_alg(&name).ok_or_else(|| {
-                ConfigError::new(
-                    "OBO_SUBJECT_ALGORITHMS",
-                    format!("{name:?} is not allowed: use asymmetric algorithms (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA)"),
-                )
-            })?);
-        }
-        if algorithms.is_empty() {
-            algorithms.push(jsonwebtoken::Algorithm::RS256);
         }
         let user_lookup =
             match env.choice("OBO_USER_LOOKUP", "none", &["none", "admin-get-user", "get-user"])? {
@@ -115,13 +88,17 @@ impl TriggerConfig {
                     "this build has no user lookup (cargo feature `user-lookup`)",
                 ));
             }
-            if user_lookup == UserLookupSetting::GetUser && token_use == TokenUse::Id {
+            if user_lookup == UserLookupSetting::GetUser && verifier.token_use == TokenUse::Id {
                 return Err(ConfigError::new(
                     "OBO_USER_LOOKUP",
                     "get-user needs access tokens (OBO_SUBJECT_TOKEN_USE=access)",
                 ));
             }
-            if let Some(iss) = issuers.iter().find(|i| pool_in_issuer(&i.issuer).is_none()) {
+            let listed = match &verifier.issuers {
+                IssuerPolicy::Listed(list) => list.as_slice(),
+                IssuerPolicy::EventPool => &[],
+            };
+            if let Some(iss) = listed.iter().find(|i| pool_in_issuer(&i.issuer).is_none()) {
                 return Err(ConfigError::new(
                     "OBO_USER_LOOKUP",
                     format!("needs Cognito issuers, but {:?} does not end in a pool id", iss.issuer),
@@ -135,38 +112,10 @@ impl TriggerConfig {
         }
         let user_claim_map = ClaimMap::user(&env.string("OBO_USER_CLAIM_MAP").unwrap_or_default())
             .map_err(|e| ConfigError::new("OBO_USER_CLAIM_MAP", e))?;
-        let keys = KeyStoreSettings {
-            refetch_interval: Duration::from_secs(env.number(
-                "OBO_JWKS_REFETCH_INTERVAL_SECONDS",
-                10,
-                1,
-                600,
-            )?),
-            max_age: Duration::from_secs(env.number("OBO_JWKS_MAX_AGE_SECONDS", 300, 30, 86_400)?),
-            fetch_timeout: Duration::from_millis(env.number("OBO_JWKS_TIMEOUT_MS", 1500, 100, 4000)?),
-            ..KeyStoreSettings::default()
-        };
         Ok(Self {
             require_subject: env.bool("OBO_REQUIRE_SUBJECT", true)?,
-            verifier: VerifierSettings {
-                issuers: if issuers.is_empty() {
-                    IssuerPolicy::EventPool
-                } else {
-                    IssuerPolicy::Listed(issuers)
-                },
-                algorithms,
-                token_use,
-                client_ids: subject_client_ids,
-                leeway_secs: env.number("OBO_LEEWAY_SECONDS", 30, 0, 300)?,
-                max_age_secs: env.optional_number("OBO_MAX_SUBJECT_AGE_SECONDS", 60, 30 * 86_400)?,
-                max_token_bytes: env.number(
-                    "OBO_MAX_SUBJECT_BYTES",
-                    DEFAULT_MAX_TOKEN_BYTES,
-                    1024,
-                    65_536,
-                )?,
-            },
-            keys,
+            verifier,
+            keys: KeyStoreSettings::from_env(&env)?,
             claim_map,
             user_claim_map,
             max_added_claims_bytes: env.number("OBO_MAX_ADDED_CLAIMS_BYTES", 2048, 256, 3072)?,

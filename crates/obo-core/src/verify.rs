@@ -9,9 +9,10 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::clock::SharedClock;
+use crate::env::{ConfigError, Env};
 use crate::issuer::{TrustedIssuer, is_pool_issuer};
 use crate::jwks::{KeyError, KeyStore};
-use crate::jwt::decompose;
+use crate::jwt::{DEFAULT_MAX_TOKEN_BYTES, decompose};
 use crate::reason::{ReasonCode, Rejection};
 
 /// Which kind of Cognito token the subject must be.
@@ -70,6 +71,58 @@ pub struct EventPool<'a> {
     pub user_pool_id: &'a str,
 }
 
+impl VerifierSettings {
+    /// The generic part of these settings.
+    pub fn token_checks(&self) -> TokenChecks {
+        TokenChecks {
+            issuers: self.issuers.clone(),
+            algorithms: self.algorithms.clone(),
+            leeway_secs: self.leeway_secs,
+            max_age_secs: self.max_age_secs,
+            max_token_bytes: self.max_token_bytes,
+        }
+    }
+
+    /// Reads the subject-verification variables shared by both Lambdas: `OBO_SUBJECT_ISSUERS`,
+    /// `OBO_SUBJECT_CLIENT_IDS`, `OBO_SUBJECT_TOKEN_USE`, `OBO_SUBJECT_ALGORITHMS`,
+    /// `OBO_LEEWAY_SECONDS`, `OBO_MAX_SUBJECT_AGE_SECONDS`, `OBO_MAX_SUBJECT_BYTES`.
+    /// Unset issuers mean [`IssuerPolicy::EventPool`].
+    pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
+        let issuers = env
+            .list("OBO_SUBJECT_ISSUERS")?
+            .iter()
+            .map(|raw| {
+                TrustedIssuer::parse(raw).map_err(|e| ConfigError::new("OBO_SUBJECT_ISSUERS", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let token_use = match env.choice("OBO_SUBJECT_TOKEN_USE", "access", &["access", "id"])? {
+            "id" => TokenUse::Id,
+            _ => TokenUse::Access,
+        };
+        let mut algorithms = Vec::new();
+        for name in env.list("OBO_SUBJECT_ALGORITHMS")? {
+            algorithms.push(parse_asymmetric_alg(&name).ok_or_else(|| {
+                ConfigError::new(
+                    "OBO_SUBJECT_ALGORITHMS",
+                    format!("{name:?} is not allowed: use asymmetric algorithms (RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, EdDSA)"),
+                )
+            })?);
+        }
+        if algorithms.is_empty() {
+            algorithms.push(Algorithm::RS256);
+        }
+        Ok(Self {
+            issuers: if issuers.is_empty() { IssuerPolicy::EventPool } else { IssuerPolicy::Listed(issuers) },
+            algorithms,
+            token_use,
+            client_ids: env.list("OBO_SUBJECT_CLIENT_IDS")?,
+            leeway_secs: env.number("OBO_LEEWAY_SECONDS", 30, 0, 300)?,
+            max_age_secs: env.optional_number("OBO_MAX_SUBJECT_AGE_SECONDS", 60, 30 * 86_400)?,
+            max_token_bytes: env.number("OBO_MAX_SUBJECT_BYTES", DEFAULT_MAX_TOKEN_BYTES, 1024, 65_536)?,
+        })
+    }
+}
+
 /// A subject token that passed every check, with its claims.
 #[derive(Debug, Clone)]
 pub struct VerifiedSubject {
@@ -99,37 +152,55 @@ impl VerifiedSubject {
     }
 }
 
-/// Verifies subject tokens against [`VerifierSettings`], with keys from a [`KeyStore`].
-pub struct SubjectVerifier {
-    settings: VerifierSettings,
-    keys: Arc<KeyStore>,
-    clock: SharedClock,
-}
-
 fn reject(reason: ReasonCode, message: impl Into<String>) -> Rejection {
     Rejection::new(reason, message)
 }
 
 /// A JSON number as whole seconds (fractions truncated); `None` for anything else.
-fn numeric_date(v: &Value) -> Option<u64> {
+pub fn numeric_date(v: &Value) -> Option<u64> {
     v.as_u64().or_else(|| v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
 }
 
-impl SubjectVerifier {
-    /// A verifier; `keys` is shared process-wide.
-    pub fn new(settings: VerifierSettings, keys: Arc<KeyStore>, clock: SharedClock) -> Self {
-        Self { settings, keys, clock }
-    }
+/// Checks any JWT from a pinned issuer: structure, allowed `alg`, issuer, key by `kid` from that
+/// issuer only, signature, then `exp` (required), `nbf`, `iat` and the optional maximum age.
+/// Rules about what kind of token it is (user or machine, which client) sit on top of it
+/// ([`SubjectVerifier`] here, `obo-target` for enriched M2M tokens).
+pub struct TokenVerifier {
+    issuers: IssuerPolicy,
+    algorithms: Vec<Algorithm>,
+    leeway_secs: u64,
+    max_age_secs: Option<u64>,
+    max_token_bytes: usize,
+    keys: Arc<KeyStore>,
+    clock: SharedClock,
+}
 
-    /// The settings in force.
-    pub fn settings(&self) -> &VerifierSettings {
-        &self.settings
+/// The checks [`TokenVerifier`] makes.
+#[derive(Debug, Clone)]
+pub struct TokenChecks {
+    /// Trusted issuers.
+    pub issuers: IssuerPolicy,
+    /// Allowed signature algorithms (asymmetric only).
+    pub algorithms: Vec<Algorithm>,
+    /// Tolerance for `nbf` and `iat` in the future, in seconds.
+    pub leeway_secs: u64,
+    /// Maximum age of the authentication (`auth_time`, else `iat`), if set.
+    pub max_age_secs: Option<u64>,
+    /// Size cap on the token, checked before parsing.
+    pub max_token_bytes: usize,
+}
+
+impl TokenVerifier {
+    /// A verifier; `keys` is shared process-wide.
+    pub fn new(checks: TokenChecks, keys: Arc<KeyStore>, clock: SharedClock) -> Self {
+        let TokenChecks { issuers, algorithms, leeway_secs, max_age_secs, max_token_bytes } = checks;
+        Self { issuers, algorithms, leeway_secs, max_age_secs, max_token_bytes, keys, clock }
     }
 
     /// Warms the key cache for every listed issuer. A failure is logged and left for the first
     /// token of that issuer to meet (fail closed then); it never stops the cold start.
     pub async fn prefetch(&self) {
-        if let IssuerPolicy::Listed(issuers) = &self.settings.issuers {
+        if let IssuerPolicy::Listed(issuers) = &self.issuers {
             let fetches = issuers.iter().map(|iss| async move { (iss, self.keys.prefetch(iss).await) });
             for (iss, result) in futures_util::future::join_all(fetches).await {
                 match result {
@@ -142,28 +213,25 @@ impl SubjectVerifier {
         }
     }
 
-    /// Verifies `token`. `pool` is the invoking pool, used when issuers are not listed.
+    /// Verifies `token` and returns its claims. `pool` is the invoking pool, used when issuers
+    /// are [`IssuerPolicy::EventPool`].
     pub async fn verify(
         &self,
         token: &str,
         pool: Option<EventPool<'_>>,
-    ) -> Result<VerifiedSubject, Rejection> {
-        let s = &self.settings;
+    ) -> Result<Map<String, Value>, Rejection> {
         // 1. Structure (size cap first) and header.
-        let jwt = decompose(token, s.max_token_bytes)?;
+        let jwt = decompose(token, self.max_token_bytes)?;
         // 2. Algorithm from the allow-list; the header only selects among allowed ones.
-        let alg = s.algorithms.iter().copied().find(|a| alg_name(*a) == Some(jwt.alg.as_str())).ok_or_else(
-            || reject(ReasonCode::SubjectAlgNotAllowed, "the token's algorithm is not allowed"),
-        )?;
+        let alg =
+            self.algorithms.iter().copied().find(|a| alg_name(*a) == Some(jwt.alg.as_str())).ok_or_else(
+                || reject(ReasonCode::SubjectAlgNotAllowed, "the token's algorithm is not allowed"),
+            )?;
         // 3. Issuer pinned before any key is fetched.
         let iss = match jwt.claims.get("iss") {
             Some(Value::String(iss)) => iss.as_str(),
-            Some(_) => {
-                return Err(reject(ReasonCode::SubjectClaimInvalid, "`iss` is not a string"));
-            }
-            None => {
-                return Err(reject(ReasonCode::SubjectIssuerNotAllowed, "the token has no issuer"));
-            }
+            Some(_) => return Err(reject(ReasonCode::SubjectClaimInvalid, "`iss` is not a string")),
+            None => return Err(reject(ReasonCode::SubjectIssuerNotAllowed, "the token has no issuer")),
         };
         let issuer = self.trusted_issuer(iss, pool)?;
         // 4. Key by kid, from that issuer's JWKS only.
@@ -192,50 +260,14 @@ impl SubjectVerifier {
         if !valid {
             return Err(reject(ReasonCode::SubjectBadSignature, "the token's signature does not verify"));
         }
-        let claims = jwt.claims;
         // 6. Time claims.
-        self.check_times(&claims)?;
-        // 7. token_use.
-        match claims.get("token_use") {
-            Some(Value::String(u)) if u == s.token_use.as_str() => {}
-            Some(Value::String(_)) | None => {
-                return Err(reject(
-                    ReasonCode::SubjectWrongTokenUse,
-                    format!("the token is not an {} token", s.token_use.as_str()),
-                ));
-            }
-            Some(_) => {
-                return Err(reject(ReasonCode::SubjectClaimInvalid, "`token_use` is not a string"));
-            }
-        }
-        // 8. The user's app client.
-        let client_id = self.check_client(&claims)?;
-        // 9. A user, not a machine, and not already delegated.
-        let sub = match claims.get("sub") {
-            Some(Value::String(sub)) if !sub.is_empty() => sub,
-            _ => {
-                return Err(reject(ReasonCode::SubjectClaimInvalid, "`sub` is missing or not a string"));
-            }
-        };
-        if sub == client_id {
-            return Err(reject(
-                ReasonCode::SubjectIsMachine,
-                "the token is a machine (client_credentials) token",
-            ));
-        }
-        if claims.contains_key("obo_sub") {
-            return Err(reject(
-                ReasonCode::SubjectAlreadyDelegated,
-                "the token is already an on-behalf-of token",
-            ));
-        }
-        check_types(&claims)?;
-        Ok(VerifiedSubject { claims })
+        self.check_times(&jwt.claims)?;
+        Ok(jwt.claims)
     }
 
     fn trusted_issuer(&self, iss: &str, pool: Option<EventPool<'_>>) -> Result<TrustedIssuer, Rejection> {
         let not_allowed = || reject(ReasonCode::SubjectIssuerNotAllowed, "the token's issuer is not trusted");
-        match &self.settings.issuers {
+        match &self.issuers {
             IssuerPolicy::Listed(list) => {
                 list.iter().find(|t| t.issuer == iss).cloned().ok_or_else(not_allowed)
             }
@@ -252,7 +284,7 @@ impl SubjectVerifier {
 
     fn check_times(&self, claims: &Map<String, Value>) -> Result<(), Rejection> {
         let now = self.clock.now_secs();
-        let leeway = self.settings.leeway_secs;
+        let leeway = self.leeway_secs;
         let number = |name: &str| -> Result<Option<u64>, Rejection> {
             match claims.get(name) {
                 None => Ok(None),
@@ -274,7 +306,7 @@ impl SubjectVerifier {
             return Err(reject(ReasonCode::SubjectNotYetValid, "the token was issued in the future (`iat`)"));
         }
         let auth_time = number("auth_time")?;
-        if let Some(max_age) = self.settings.max_age_secs {
+        if let Some(max_age) = self.max_age_secs {
             let authenticated = auth_time.or(iat).ok_or_else(|| {
                 reject(ReasonCode::SubjectClaimInvalid, "the token has neither `auth_time` nor `iat`")
             })?;
@@ -283,6 +315,73 @@ impl SubjectVerifier {
             }
         }
         Ok(())
+    }
+}
+
+/// Verifies on-behalf-of subject tokens: a [`TokenVerifier`] plus the user-token rules
+/// (`token_use`, app client, not a machine token, not already delegated, claim types).
+pub struct SubjectVerifier {
+    settings: VerifierSettings,
+    token: TokenVerifier,
+}
+
+impl SubjectVerifier {
+    /// A verifier; `keys` is shared process-wide.
+    pub fn new(settings: VerifierSettings, keys: Arc<KeyStore>, clock: SharedClock) -> Self {
+        let token = TokenVerifier::new(settings.token_checks(), keys, clock);
+        Self { settings, token }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &VerifierSettings {
+        &self.settings
+    }
+
+    /// Warms the key cache (see [`TokenVerifier::prefetch`]).
+    pub async fn prefetch(&self) {
+        self.token.prefetch().await;
+    }
+
+    /// Verifies `token`. `pool` is the invoking pool, used when issuers are not listed.
+    pub async fn verify(
+        &self,
+        token: &str,
+        pool: Option<EventPool<'_>>,
+    ) -> Result<VerifiedSubject, Rejection> {
+        let claims = self.token.verify(token, pool).await?;
+        let s = &self.settings;
+        // 7. token_use.
+        match claims.get("token_use") {
+            Some(Value::String(u)) if u == s.token_use.as_str() => {}
+            Some(Value::String(_)) | None => {
+                return Err(reject(
+                    ReasonCode::SubjectWrongTokenUse,
+                    format!("the token is not an {} token", s.token_use.as_str()),
+                ));
+            }
+            Some(_) => return Err(reject(ReasonCode::SubjectClaimInvalid, "`token_use` is not a string")),
+        }
+        // 8. The user's app client.
+        let client_id = self.check_client(&claims)?;
+        // 9. A user, not a machine, and not already delegated.
+        let sub = match claims.get("sub") {
+            Some(Value::String(sub)) if !sub.is_empty() => sub,
+            _ => return Err(reject(ReasonCode::SubjectClaimInvalid, "`sub` is missing or not a string")),
+        };
+        if sub == client_id {
+            return Err(reject(
+                ReasonCode::SubjectIsMachine,
+                "the token is a machine (client_credentials) token",
+            ));
+        }
+        if claims.contains_key("obo_sub") {
+            return Err(reject(
+                ReasonCode::SubjectAlreadyDelegated,
+                "the token is already an on-behalf-of token",
+            ));
+        }
+        check_types(&claims)?;
+        Ok(VerifiedSubject { claims })
     }
 
     fn check_client<'c>(&self, claims: &'c Map<String, Value>) -> Result<&'c str, Rejection> {

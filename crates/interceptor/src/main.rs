@@ -1,0 +1,2 @@
+// Placeholder: replaced by the interceptor work in progress.
+fn main() {}

@@ -1,0 +1,1 @@
+//! Target-side validation (work in progress).
