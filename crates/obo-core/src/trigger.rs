@@ -8,7 +8,7 @@
 //!   ignored, optional organization claims copied from the user's attributes.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -166,7 +166,7 @@ impl Trigger {
                     } else {
                         crate::lookup::LookupMode::AdminGetUser
                     },
-                    Duration::from_millis(1500),
+                    std::time::Duration::from_millis(1500),
                 )
                 .await,
             ),
