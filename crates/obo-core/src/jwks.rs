@@ -215,7 +215,8 @@ impl KeyStoreSettings {
 struct IssuerState {
     keys: Option<Arc<KeySet>>,
     fetched_at_ms: u64,
-    last_attempt_ms: Option<u64>,
+    /// When a fetch last failed or came back without the key it was made for.
+    last_miss_ms: Option<u64>,
     last_error: Option<String>,
 }
 
@@ -245,7 +246,7 @@ impl IssuerEntry {
             return Cached::Found(key.clone());
         }
         let boxed = state
-            .last_attempt_ms
+            .last_miss_ms
             .is_some_and(|t| now_ms.saturating_sub(t) < settings.refetch_interval.as_millis() as u64);
         match (boxed, &state.last_error, fresh) {
             (false, _, _) => Cached::NeedFetch,
@@ -291,7 +292,7 @@ impl KeyStore {
             Cached::Known(err) => return Err(err),
             Cached::NeedFetch => {}
         }
-        self.refresh(&entry).await;
+        self.refresh(&entry, Some(kid)).await;
         match entry.cached(kid, self.clock.now_millis(), &self.settings) {
             Cached::Found(key) => Ok(key),
             Cached::Known(err) => Err(err),
@@ -303,7 +304,7 @@ impl KeyStore {
     pub async fn prefetch(&self, issuer: &TrustedIssuer) -> Result<usize, KeyError> {
         let entry = self.entry(issuer);
         let _gate = entry.fetch_gate.lock().await;
-        self.refresh(&entry).await;
+        self.refresh(&entry, None).await;
         let state = entry.state.lock().unwrap_or_else(|e| e.into_inner());
         match (&state.last_error, &state.keys) {
             (Some(err), _) => Err(KeyError::Unavailable(err.clone())),
@@ -328,17 +329,20 @@ impl KeyStore {
             .clone()
     }
 
-    /// One fetch, recorded in the entry's state (the only place that writes it).
-    async fn refresh(&self, entry: &IssuerEntry) {
+    /// One fetch, recorded in the entry's state (the only place that writes it). A failure, or
+    /// a key set without `wanted`, puts the issuer in the penalty box.
+    async fn refresh(&self, entry: &IssuerEntry, wanted: Option<&str>) {
         self.fetches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let started = self.clock.now_millis();
         let result = tokio::time::timeout(self.settings.fetch_timeout, self.fetch(&entry.issuer))
             .await
             .unwrap_or_else(|_| Err("timed out".into()));
         let mut state = entry.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.last_attempt_ms = Some(started);
         match result {
             Ok(keys) => {
+                if wanted.is_some_and(|kid| keys.get(kid).is_none()) {
+                    state.last_miss_ms = Some(started);
+                }
                 tracing::debug!(issuer = %entry.issuer.issuer, keys = keys.len(), "jwks fetched");
                 state.keys = Some(Arc::new(keys));
                 state.fetched_at_ms = started;
@@ -346,6 +350,7 @@ impl KeyStore {
             }
             Err(err) => {
                 tracing::warn!(issuer = %entry.issuer.issuer, error = %err, "jwks fetch failed");
+                state.last_miss_ms = Some(started);
                 state.last_error = Some(err);
             }
         }

@@ -80,7 +80,7 @@ pub struct PreTokenRequest {
     pub user_attributes: Map<String, Value>,
     /// The user's groups (`null` for M2M requests); kept as sent (`preferredRole` has been seen
     /// as a string and as an array).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub group_configuration: Option<Value>,
     /// Granted scopes (V3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,6 +153,11 @@ impl PreTokenResponse {
 fn ignore_incoming<'de, D: Deserializer<'de>>(d: D) -> Result<PreTokenResponse, D::Error> {
     serde::de::IgnoredAny::deserialize(d)?;
     Ok(PreTokenResponse::default())
+}
+
+/// `Some` whenever the field is present, `null` included, so that it is echoed as sent.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {

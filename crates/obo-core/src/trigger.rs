@@ -196,9 +196,21 @@ impl Trigger {
     /// Lambda reports as a function error, failing the token request).
     pub async fn handle(&self, raw: Value) -> Result<PreTokenEvent, Rejection> {
         let started = Instant::now();
-        let mut event = PreTokenEvent::deserialize(raw).map_err(|_| {
-            Rejection::new(ReasonCode::BadEvent, "the event is not a Cognito pre-token-generation event")
-        })?;
+        let mut event = match PreTokenEvent::deserialize(raw) {
+            Ok(event) => event,
+            Err(_) => {
+                let rejection = Rejection::new(
+                    ReasonCode::BadEvent,
+                    "the event is not a Cognito pre-token-generation event",
+                );
+                tracing::warn!(
+                    outcome = "rejected",
+                    reason = "bad_event",
+                    "pre-token trigger rejected the event"
+                );
+                return Err(rejection);
+            }
+        };
         let mut outcome = Outcome::default();
         let result = if event.trigger_source.is_empty() {
             Err(Rejection::new(ReasonCode::BadEvent, "the event has no triggerSource"))

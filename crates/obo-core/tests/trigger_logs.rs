@@ -1,0 +1,56 @@
+//! At TRACE, with JSON logs, the trigger's log lines carry outcome, reason, caller and subject,
+//! and never a token or any part of one.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_token_reaches_the_logs_at_trace() {
+    // This test binary holds this one test, so setting the process environment is safe here.
+    unsafe {
+        std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "TRACE");
+        std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON");
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    obo_core::logging::init_with_writer(move || writer.clone());
+
+    let idp = Idp::start().await;
+    let (trigger, _clock) = idp.trigger().await;
+    let good = idp.sign_access(&idp.alice_access_claims());
+    let mut expired_claims = idp.alice_access_claims();
+    expired_claims["exp"] = serde_json::json!(NOW - 5);
+    let expired = idp.sign_access(&expired_claims);
+    trigger.handle(m2m_event(OBO_CLIENT, Some(&good))).await.unwrap();
+    trigger.handle(m2m_event(OBO_CLIENT, Some(&expired))).await.unwrap_err();
+    trigger.handle(m2m_event(OTHER_M2M, Some(&good))).await.unwrap_err();
+    trigger.handle(user_event(Some(&good))).await.unwrap();
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("\"outcome\":\"enriched\""), "{logs}");
+    assert!(logs.contains("\"reason\":\"subject_expired\""), "{logs}");
+    assert!(logs.contains("\"reason\":\"caller_not_allowed\""), "{logs}");
+    assert!(logs.contains("11111111-aaaa-4aaa-8aaa-111111111111"), "the subject is logged");
+    for token in [&good, &expired] {
+        for part in token.split('.') {
+            assert!(!logs.contains(part), "a token part reached the logs");
+        }
+    }
+}
