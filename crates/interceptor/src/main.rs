@@ -1,2 +1,34 @@
-// Placeholder: replaced by the interceptor work in progress.
-fn main() {}
+//! AgentCore Gateway REQUEST interceptor (Lambda, `provided.al2023`, built as `bootstrap`).
+//!
+//! Thin by design: read and validate configuration once, fetch the client secret, then hand every
+//! event to [`obo_core::interceptor::Interceptor`]. The event is taken as raw JSON and parsed by
+//! the interceptor itself, so a malformed event becomes a `bad_event` answer without quoting its
+//! input. The handler never fails: every rejection is a short-circuit answer for the gateway.
+
+use std::convert::Infallible;
+
+use lambda_runtime::{LambdaEvent, service_fn};
+use obo_core::clock::system_clock;
+use obo_core::env::ProcessEnv;
+use obo_core::interceptor::{Interceptor, InterceptorConfig};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    obo_core::logging::init();
+    let config = match InterceptorConfig::from_env(&ProcessEnv) {
+        Ok(config) => config,
+        Err(err) => obo_core::runtime_api::exit_on_config_error(&err).await,
+    };
+    // Boxed: the SDK loading futures nest deeply enough to overflow the layout query depth.
+    let interceptor = match Box::pin(Interceptor::new(config, system_clock())).await {
+        Ok(interceptor) => interceptor,
+        Err(err) => obo_core::runtime_api::exit_on_config_error(&err).await,
+    };
+    interceptor.prefetch().await;
+    let interceptor: &'static Interceptor = Box::leak(Box::new(interceptor));
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| async move {
+        Ok::<Value, Infallible>(interceptor.handle(event.payload).await)
+    }))
+    .await
+}

@@ -7,11 +7,17 @@
 //! - [`claims`]: which claims the minted token carries.
 //! - [`pretoken`]: Cognito trigger event types.
 //! - [`reason`]: the stable reason codes every rejection carries.
+//! - [`interceptor`]: the AgentCore Gateway REQUEST interceptor's logic, on top of
+//!   [`gateway`] (payloads), [`targets`] (policy), [`token_client`] (acquisition),
+//!   [`client_secret`] and [`token_cache`].
 
 pub mod claims;
+pub mod client_secret;
 pub mod clock;
 pub mod env;
+pub mod gateway;
 pub mod http;
+pub mod interceptor;
 pub mod issuer;
 pub mod jwks;
 pub mod jwt;
@@ -22,6 +28,9 @@ pub mod pretoken;
 pub mod reason;
 pub mod runtime_api;
 pub mod secret;
+pub mod targets;
+pub mod token_cache;
+pub mod token_client;
 pub mod trigger;
 pub mod verify;
 

@@ -62,6 +62,9 @@ pub enum ReasonCode {
     OboClaimsMissing,
     /// The claims to add exceed the configured size cap.
     ClaimsTooLarge,
+    /// A token presented to a target was not minted for it: a user's own token (sent past the
+    /// gateway), or a machine token without the target's scope.
+    TokenNotForTarget,
     /// The target is configured as `deny`.
     TargetDenied,
     /// The target is not listed and the default mode denies it.
@@ -102,6 +105,7 @@ impl ReasonCode {
         Self::OboDenied,
         Self::OboClaimsMissing,
         Self::ClaimsTooLarge,
+        Self::TokenNotForTarget,
         Self::TargetDenied,
         Self::TargetUnlisted,
         Self::Misconfigured,
@@ -138,6 +142,7 @@ impl ReasonCode {
             Self::OboDenied => "obo_denied",
             Self::OboClaimsMissing => "obo_claims_missing",
             Self::ClaimsTooLarge => "claims_too_large",
+            Self::TokenNotForTarget => "token_not_for_target",
             Self::TargetDenied => "target_denied",
             Self::TargetUnlisted => "target_unlisted",
             Self::Misconfigured => "misconfigured",
@@ -170,7 +175,8 @@ impl ReasonCode {
             | Self::SubjectWrongTokenUse
             | Self::SubjectIsMachine
             | Self::SubjectAlreadyDelegated
-            | Self::SubjectRevoked => 401,
+            | Self::SubjectRevoked
+            | Self::TokenNotForTarget => 401,
             Self::CallerNotAllowed
             | Self::SubjectClientNotAllowed
             | Self::SubjectUserDisabled

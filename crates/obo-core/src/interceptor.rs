@@ -1,0 +1,369 @@
+//! The AgentCore Gateway REQUEST interceptor: for each request, find the target, apply its
+//! policy, and for on-behalf-of targets replace the caller's credentials with a token minted for
+//! that target which carries the user (cached per execution environment).
+//!
+//! Every failure becomes a short-circuit answer with a reason code; nothing here panics on input,
+//! and the user's own token never appears in the output or in a log line. The same function can
+//! serve as RESPONSE interceptor: it then evicts a cached token a target answered 401 to
+//! (best-effort, MCP only) and leaves the response as it is.
+
+mod config;
+mod mint;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+use tracing::Instrument;
+
+pub use config::{ActorSettings, InterceptorConfig, TokenSettings, TransportSetting, is_pool_id};
+pub use mint::Secrets;
+
+use crate::clock::SharedClock;
+use crate::env::ConfigError;
+use crate::gateway::{self, Flavour, GatewayEvent, HeaderValue};
+use crate::jwt::unverified_claims;
+use crate::reason::{ReasonCode, Rejection};
+use crate::targets::{Mode, Resolved, TargetPolicy, is_target_name};
+use crate::token_cache::{CacheKey, CacheStatus, CachedToken, KeyBuilder, TokenCache};
+use crate::verify::{SubjectVerifier, numeric_date};
+
+/// The hint every `subject_missing` answer carries.
+const HEADERS_HINT: &str = "no `Authorization: Bearer` user token reached the interceptor (the gateway must pass request headers: passRequestHeaders=true)";
+
+/// What to do with a request, decided before its body is moved.
+enum Decision {
+    PassThrough,
+    Reject(Rejection, Option<String>),
+    Mint(Arc<TargetPolicy>),
+}
+
+/// One log line per invocation (never a token). The target is logged as `gateway_target`
+/// (`target` is the log record's own module path in JSON logs): a configured name or `unlisted`.
+#[derive(Default)]
+struct Log {
+    outcome: &'static str,
+    target: Option<Arc<TargetPolicy>>,
+    unlisted: bool,
+    mode: Option<&'static str>,
+    cache: Option<CacheStatus>,
+    idp_attempts: Option<u32>,
+    reason: Option<Rejection>,
+    sub: Option<String>,
+}
+
+impl Log {
+    fn emit(&self, started: Instant) {
+        let target = match (&self.target, self.unlisted) {
+            (Some(t), _) => Some(t.name.as_str()),
+            (None, true) => Some("unlisted"),
+            (None, false) => None,
+        };
+        let latency_us = started.elapsed().as_micros() as u64;
+        let cache = self.cache.map(CacheStatus::as_str);
+        match &self.reason {
+            None => tracing::info!(
+                outcome = self.outcome,
+                gateway_target = target,
+                mode = self.mode,
+                cache,
+                idp_attempts = self.idp_attempts,
+                sub = self.sub.as_deref(),
+                latency_us,
+                "interceptor answered"
+            ),
+            Some(r) => tracing::warn!(
+                outcome = self.outcome,
+                gateway_target = target,
+                mode = self.mode,
+                cache,
+                reason = r.reason.as_str(),
+                retryable = r.reason.retryable(),
+                detail = %r.message,
+                latency_us,
+                "interceptor rejected the request"
+            ),
+        }
+    }
+}
+
+/// The interceptor: configuration plus process-wide state (token cache, token clients, keys).
+pub struct Interceptor {
+    config: InterceptorConfig,
+    /// Per target: the length-prefixed request parameters that enter its cache keys.
+    key_fields: HashMap<String, Vec<u8>>,
+    cache: TokenCache,
+    minter: Option<mint::Minter>,
+    verifier: Option<SubjectVerifier>,
+    clock: SharedClock,
+}
+
+impl Interceptor {
+    /// Builds the interceptor: HTTP client, SDK clients when configured, and the client secrets
+    /// (fetched now, at cold start). A secret that cannot be read is a configuration error
+    /// naming its variable.
+    pub async fn new(config: InterceptorConfig, clock: SharedClock) -> Result<Self, ConfigError> {
+        let parts = mint::Parts::load(&config, clock.clone()).await?;
+        Self::assemble(config, parts, clock)
+    }
+
+    /// Builds the interceptor with secrets supplied by the caller (tests, local runs); only the
+    /// `oauth2` transport.
+    pub fn with_secrets(
+        config: InterceptorConfig,
+        secrets: Secrets,
+        clock: SharedClock,
+    ) -> Result<Self, ConfigError> {
+        let parts = mint::Parts::with_secrets(&config, secrets)?;
+        Self::assemble(config, parts, clock)
+    }
+
+    /// Builds the interceptor against an explicit AWS SDK configuration (endpoint overrides,
+    /// credentials, region), fetching secrets through it.
+    #[cfg(feature = "token-client")]
+    pub async fn with_sdk_config(
+        config: InterceptorConfig,
+        sdk: &aws_config::SdkConfig,
+        clock: SharedClock,
+    ) -> Result<Self, ConfigError> {
+        let parts = mint::Parts::load_with(&config, Some(sdk), clock.clone()).await?;
+        Self::assemble(config, parts, clock)
+    }
+
+    fn assemble(
+        config: InterceptorConfig,
+        parts: mint::Parts,
+        clock: SharedClock,
+    ) -> Result<Self, ConfigError> {
+        let verifier = if config.verify_inbound {
+            let http = parts.http.clone();
+            let keys = Arc::new(crate::jwks::KeyStore::new(http, clock.clone(), config.keys.clone()));
+            Some(SubjectVerifier::new(config.verifier.clone(), keys, clock.clone()))
+        } else {
+            None
+        };
+        let minter = parts.into_minter(&config, clock.clone());
+        let key_fields = match &config.tokens {
+            Some(tokens) => config
+                .targets
+                .iter()
+                .filter(|p| p.mode.mints())
+                .map(|p| (p.name.clone(), mint::key_fields(tokens, p)))
+                .collect(),
+            None => HashMap::new(),
+        };
+        let cache = TokenCache::new(config.cache, clock.clone());
+        Ok(Self { config, key_fields, cache, minter, verifier, clock })
+    }
+
+    /// Warms the JWKS cache when inbound tokens are verified; failures are logged, never fatal.
+    pub async fn prefetch(&self) {
+        if let Some(verifier) = &self.verifier {
+            verifier.prefetch().await;
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &InterceptorConfig {
+        &self.config
+    }
+
+    /// The token cache (for inspection).
+    pub fn cache(&self) -> &TokenCache {
+        &self.cache
+    }
+
+    /// Handles one interceptor invocation; always answers with an interceptor output.
+    pub async fn handle(&self, event: Value) -> Value {
+        let started = Instant::now();
+        let mut log = Log::default();
+        let out = match GatewayEvent::parse(event) {
+            Err((flavour, rejection)) => reject(flavour, Value::Null, rejection, None, &mut log),
+            Ok(event) if event.response.is_some() => self.response(event, &mut log),
+            Ok(event) => self.request(event, &mut log).await,
+        };
+        log.emit(started);
+        out
+    }
+
+    async fn request(&self, event: GatewayEvent, log: &mut Log) -> Value {
+        let GatewayEvent { flavour, path, headers, body, .. } = event;
+        let (decision, id) = self.decide(flavour, &path, &body, log);
+        let policy = match decision {
+            Decision::PassThrough => {
+                log.outcome = "passthrough";
+                return gateway::forward(flavour, body, None);
+            }
+            Decision::Reject(rejection, shown) => return reject(flavour, id, rejection, shown, log),
+            Decision::Mint(policy) => policy,
+        };
+        match self.token_for(&policy, &headers, log).await {
+            Ok(minted) => {
+                log.outcome = "forwarded";
+                let token = minted.token.expose();
+                let mut authorization = String::with_capacity(7 + token.len());
+                authorization.push_str("Bearer ");
+                authorization.push_str(token);
+                gateway::forward(flavour, body, Some(authorization))
+            }
+            Err(rejection) => reject(flavour, id, rejection, None, log),
+        }
+    }
+
+    /// Finds the target and its policy; also the request id to echo if the answer is an error.
+    fn decide(&self, flavour: Flavour, path: &str, body: &Value, log: &mut Log) -> (Decision, Value) {
+        let (target, id) = match flavour {
+            Flavour::Mcp => {
+                let id = body.get("id").cloned().unwrap_or(Value::Null);
+                match gateway::mcp_target(body) {
+                    Ok(target) => (target, id),
+                    Err(rejection) => return (Decision::Reject(rejection, None), id),
+                }
+            }
+            Flavour::Http => match gateway::http_body(body) {
+                Err(rejection) => return (Decision::Reject(rejection, None), Value::Null),
+                Ok(decoded) => {
+                    let id = decoded
+                        .and_then(|b| serde_json::from_slice::<Map<String, Value>>(&b).ok())
+                        .and_then(|mut m| m.remove("id"))
+                        .unwrap_or(Value::Null);
+                    (gateway::http_target(path), id)
+                }
+            },
+        };
+        let Some(target) = target else {
+            return (Decision::PassThrough, id);
+        };
+        let policy = match self.config.targets.resolve(target) {
+            Resolved::Listed(policy) => policy,
+            Resolved::Unlisted(mode) => {
+                log.unlisted = true;
+                log.mode = Some(mode.as_str());
+                if mode == Mode::Passthrough {
+                    return (Decision::PassThrough, id);
+                }
+                // The name is shown to the caller only (never logged), and only if it is one.
+                let shown = if is_target_name(target) {
+                    format!("target {target:?} is not configured for on-behalf-of access")
+                } else {
+                    "the requested target is not configured for on-behalf-of access".to_owned()
+                };
+                let rejection =
+                    Rejection::new(ReasonCode::TargetUnlisted, "the target is not in OBO_TARGETS");
+                return (Decision::Reject(rejection, Some(shown)), id);
+            }
+        };
+        log.target = Some(Arc::clone(policy));
+        log.mode = Some(policy.mode.as_str());
+        let decision = match policy.mode {
+            Mode::Passthrough => Decision::PassThrough,
+            Mode::Deny => Decision::Reject(
+                Rejection::new(ReasonCode::TargetDenied, "the target is configured to deny requests"),
+                None,
+            ),
+            Mode::Obo | Mode::TokenExchange => Decision::Mint(Arc::clone(policy)),
+        };
+        (decision, id)
+    }
+
+    /// The minted token for this user and target: from the cache, or from the identity provider.
+    async fn token_for(
+        &self,
+        policy: &Arc<TargetPolicy>,
+        headers: &Map<String, Value>,
+        log: &mut Log,
+    ) -> Result<Arc<CachedToken>, Rejection> {
+        let user_token = user_token(headers)?;
+        let claims = unverified_claims(user_token, self.config.verifier.max_token_bytes)?;
+        let exp = claims.get("exp").and_then(numeric_date).ok_or_else(|| {
+            Rejection::new(ReasonCode::SubjectClaimInvalid, "the user token has no numeric `exp`")
+        })?;
+        if self.clock.now_secs() >= exp {
+            return Err(Rejection::new(ReasonCode::SubjectExpired, "the user token has expired"));
+        }
+        let sub = match claims.get("sub") {
+            Some(Value::String(sub)) if !sub.is_empty() => sub.as_str(),
+            _ => return Err(Rejection::new(ReasonCode::SubjectClaimInvalid, "the user token has no `sub`")),
+        };
+        let (Some(minter), Some(fields)) = (&self.minter, self.key_fields.get(&policy.name)) else {
+            return Err(Rejection::new(ReasonCode::Misconfigured, "no token client is configured"));
+        };
+        let key = cache_key(user_token, fields);
+        // Only misses run this; the token client's log lines carry the target through the span.
+        let attempts = AtomicU32::new(0);
+        let fetch = || {
+            let span = tracing::info_span!(
+                "token_request",
+                gateway_target = %policy.name,
+                mode = policy.mode.as_str()
+            );
+            async {
+                if let Some(verifier) = &self.verifier {
+                    let verified = verifier.verify(user_token, None).await?;
+                    if verified.sub() != sub {
+                        return Err(Rejection::new(
+                            ReasonCode::SubjectClaimInvalid,
+                            "`sub` changed on verification",
+                        ));
+                    }
+                }
+                let (minted, tries) = minter.mint(policy, user_token, sub, &self.cache).await?;
+                attempts.store(tries, Ordering::Relaxed);
+                Ok(minted)
+            }
+            .instrument(span)
+        };
+        let (outcome, status) = self.cache.get_or_fetch(key, exp.saturating_mul(1000), fetch).await;
+        log.cache = Some(status);
+        log.idp_attempts = Some(attempts.load(Ordering::Relaxed)).filter(|n| *n > 0);
+        let minted = outcome?;
+        log.sub = Some(sub.to_owned());
+        Ok(minted)
+    }
+
+    /// RESPONSE interceptor: evict the token an on-behalf-of target refused (401), then leave
+    /// the response as it is. Best-effort: only this execution environment's cache is touched.
+    fn response(&self, event: GatewayEvent, log: &mut Log) -> Value {
+        let GatewayEvent { flavour, path, headers, body, response } = event;
+        let response = response.unwrap_or(Value::Null);
+        log.outcome = "response";
+        let status = response.get("statusCode").and_then(Value::as_u64);
+        if flavour == Flavour::Mcp && status == Some(401) {
+            let (decision, _) = self.decide(flavour, &path, &body, log);
+            if let Decision::Mint(policy) = decision
+                && let (Ok(token), Some(fields)) = (user_token(&headers), self.key_fields.get(&policy.name))
+            {
+                let evicted = self.cache.evict(&cache_key(token, fields));
+                log.outcome = if evicted { "evicted" } else { "response" };
+            }
+        }
+        gateway::pass_response(flavour, response)
+    }
+}
+
+fn cache_key(user_token: &str, fields: &[u8]) -> CacheKey {
+    KeyBuilder::new().field(user_token.as_bytes()).encoded(fields).finish()
+}
+
+/// The user's token from `Authorization: Bearer …`, looked up ignoring case.
+fn user_token(headers: &Map<String, Value>) -> Result<&str, Rejection> {
+    let missing = || Rejection::new(ReasonCode::SubjectMissing, HEADERS_HINT);
+    match gateway::header(headers, "authorization") {
+        HeaderValue::One(value) => gateway::bearer_token(value).ok_or_else(missing),
+        HeaderValue::Absent | HeaderValue::NotString => Err(missing()),
+        HeaderValue::Ambiguous => Err(Rejection::new(
+            ReasonCode::SubjectAmbiguous,
+            "more than one Authorization header (differing only in case)",
+        )),
+    }
+}
+
+fn reject(flavour: Flavour, id: Value, rejection: Rejection, shown: Option<String>, log: &mut Log) -> Value {
+    log.outcome = "rejected";
+    let message = shown.as_deref().unwrap_or(&rejection.message);
+    let out = gateway::short_circuit(flavour, id, rejection.reason, message);
+    log.reason = Some(rejection);
+    out
+}

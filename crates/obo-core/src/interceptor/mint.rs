@@ -1,0 +1,350 @@
+//! Minting a token for one user and target, and checking it before anything is forwarded: the
+//! minted token must carry the user (`obo_sub` for `obo`, `sub` for token exchange). That closes
+//! the fail-open case where the trigger did not run (pool on V2_0 or the Lite plan, trigger
+//! detached, an unexpected trigger source) and Cognito handed out a bare service token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::config::{InterceptorConfig, TokenSettings, TransportSetting};
+use crate::client_secret::{ClientSecret, SecretSource};
+use crate::clock::SharedClock;
+use crate::env::ConfigError;
+use crate::http::HttpClient;
+use crate::pretoken::ON_BEHALF_OF_TOKEN;
+use crate::reason::{ReasonCode, Rejection};
+use crate::targets::{Mode, TargetPolicy};
+use crate::token_cache::{KeyBuilder, Minted, TokenCache, encode_fields};
+use crate::token_client::{Grant, Issued, TokenClient, Transport};
+
+/// Client secrets supplied by the caller instead of fetched ([`super::Interceptor::with_secrets`]).
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    /// The on-behalf-of client's secret.
+    pub client: Arc<ClientSecret>,
+    /// The actor client's secret, when a target asks for actor tokens.
+    pub actor: Option<Arc<ClientSecret>>,
+}
+
+/// What the interceptor needs besides its configuration.
+pub(super) struct Parts {
+    pub http: HttpClient,
+    secrets: Option<Secrets>,
+    #[cfg(feature = "token-client")]
+    sdk_client: Option<aws_sdk_cognitoidentityprovider::Client>,
+}
+
+fn http_client(config: &InterceptorConfig) -> Result<HttpClient, ConfigError> {
+    let attempt = config.tokens.as_ref().map_or(Duration::from_secs(2), |t| t.retry.attempt_timeout);
+    HttpClient::new(attempt.min(Duration::from_secs(2)))
+        .map_err(|e| ConfigError::new("OBO_ATTEMPT_TIMEOUT_MS", format!("HTTP client: {e}")))
+}
+
+impl Parts {
+    pub fn with_secrets(config: &InterceptorConfig, secrets: Secrets) -> Result<Self, ConfigError> {
+        if config.tokens.as_ref().is_some_and(|t| t.transport == TransportSetting::Sdk) {
+            return Err(ConfigError::new("OBO_TOKEN_TRANSPORT", "sdk needs the AWS SDK configuration"));
+        }
+        Ok(Self {
+            http: http_client(config)?,
+            secrets: Some(secrets),
+            #[cfg(feature = "token-client")]
+            sdk_client: None,
+        })
+    }
+
+    /// Loads secrets (and the AWS SDK configuration from the environment when needed).
+    pub async fn load(config: &InterceptorConfig, clock: SharedClock) -> Result<Self, ConfigError> {
+        #[cfg(feature = "token-client")]
+        {
+            let sdk = if needs_sdk(config) {
+                Some(aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await)
+            } else {
+                None
+            };
+            Self::load_with(config, sdk.as_ref(), clock).await
+        }
+        #[cfg(not(feature = "token-client"))]
+        {
+            let Some(tokens) = &config.tokens else {
+                return Ok(Self { http: http_client(config)?, secrets: None });
+            };
+            if tokens.transport == TransportSetting::Sdk {
+                return Err(ConfigError::new(
+                    "OBO_TOKEN_TRANSPORT",
+                    "sdk needs cargo feature `token-client`",
+                ));
+            }
+            let literal = |variable: &str, source: &SecretSource| match source {
+                SecretSource::Literal(s) => Ok(Arc::new(ClientSecret::fixed(s.clone(), clock.clone()))),
+                _ => Err(ConfigError::new(variable, "needs the AWS SDK (cargo feature `token-client`)")),
+            };
+            let client = literal(tokens.secret.variable(), &tokens.secret)?;
+            let actor = match &tokens.actor {
+                Some(a) => Some(literal("OBO_ACTOR_CLIENT_SECRET_ARN", &a.secret)?),
+                None => None,
+            };
+            Self::with_secrets(config, Secrets { client, actor })
+        }
+    }
+
+    /// Loads secrets through `sdk` (Secrets Manager, DescribeUserPoolClient) and builds the
+    /// Cognito client for the `sdk` transport.
+    #[cfg(feature = "token-client")]
+    pub async fn load_with(
+        config: &InterceptorConfig,
+        sdk: Option<&aws_config::SdkConfig>,
+        clock: SharedClock,
+    ) -> Result<Self, ConfigError> {
+        let http = http_client(config)?;
+        let Some(tokens) = &config.tokens else {
+            return Ok(Self { http, secrets: None, sdk_client: None });
+        };
+        let client =
+            aws::load_secret(tokens.secret.variable(), &tokens.secret, &tokens.client_id, sdk, &clock)
+                .await?;
+        let actor = match &tokens.actor {
+            Some(a) => Some(
+                aws::load_secret("OBO_ACTOR_CLIENT_SECRET_ARN", &a.secret, &a.client_id, sdk, &clock).await?,
+            ),
+            None => None,
+        };
+        let sdk_client = match (&tokens.transport, sdk) {
+            (TransportSetting::Sdk, Some(sdk)) => {
+                if sdk.region().is_none() {
+                    return Err(ConfigError::new("AWS_REGION", "is required with OBO_TOKEN_TRANSPORT=sdk"));
+                }
+                Some(crate::token_client::sdk::client(sdk, tokens.retry.attempt_timeout))
+            }
+            (TransportSetting::Sdk, None) => {
+                return Err(ConfigError::new("OBO_TOKEN_TRANSPORT", "sdk needs the AWS SDK configuration"));
+            }
+            _ => None,
+        };
+        Ok(Self { http, secrets: Some(Secrets { client, actor }), sdk_client })
+    }
+
+    pub fn into_minter(self, config: &InterceptorConfig, clock: SharedClock) -> Option<Minter> {
+        let tokens = config.tokens.as_ref()?;
+        let secrets = self.secrets?;
+        let transport = match &tokens.transport {
+            TransportSetting::OAuth2(url) => Transport::OAuth2(url.clone()),
+            TransportSetting::Sdk => Transport::Sdk,
+        };
+        let build = |client_id: &str, secret: Arc<ClientSecret>| {
+            let client = TokenClient::new(
+                client_id.to_owned(),
+                secret,
+                transport.clone(),
+                tokens.retry,
+                self.http.clone(),
+                clock.clone(),
+            );
+            #[cfg(feature = "token-client")]
+            let client = match &self.sdk_client {
+                Some(sdk) => client.with_sdk(sdk.clone()),
+                None => client,
+            };
+            client
+        };
+        let actor = match (&tokens.actor, secrets.actor) {
+            (Some(settings), Some(secret)) => Some(Actor {
+                client: build(&settings.client_id, secret),
+                endpoint: tokens.endpoint_label().to_owned(),
+            }),
+            _ => None,
+        };
+        Some(Minter { client: build(&tokens.client_id, secrets.client), actor })
+    }
+}
+
+#[cfg(feature = "token-client")]
+fn needs_sdk(config: &InterceptorConfig) -> bool {
+    config.tokens.as_ref().is_some_and(|t| {
+        t.transport == TransportSetting::Sdk
+            || !matches!(t.secret, SecretSource::Literal(_))
+            || t.actor.as_ref().is_some_and(|a| !matches!(a.secret, SecretSource::Literal(_)))
+    })
+}
+
+#[cfg(feature = "token-client")]
+mod aws {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use aws_sdk_cognitoidentityprovider as cognito;
+    use aws_sdk_secretsmanager as secretsmanager;
+
+    use crate::client_secret::{
+        ClientSecret, FetchSecret, SecretSource, SecretsManagerFetcher, UserPoolClientFetcher,
+    };
+    use crate::clock::SharedClock;
+    use crate::env::ConfigError;
+
+    fn timeouts() -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(2))
+            .operation_timeout(Duration::from_secs(5))
+            .build()
+    }
+
+    pub async fn load_secret(
+        variable: &str,
+        source: &SecretSource,
+        client_id: &str,
+        sdk: Option<&aws_config::SdkConfig>,
+        clock: &SharedClock,
+    ) -> Result<Arc<ClientSecret>, ConfigError> {
+        let fetcher: Box<dyn FetchSecret> = match (source, sdk) {
+            (SecretSource::Literal(secret), _) => {
+                return Ok(Arc::new(ClientSecret::fixed(secret.clone(), clock.clone())));
+            }
+            (_, None) => return Err(ConfigError::new(variable, "needs the AWS SDK configuration")),
+            (SecretSource::SecretsManager { arn }, Some(sdk)) => {
+                let conf = secretsmanager::config::Builder::from(sdk).timeout_config(timeouts()).build();
+                Box::new(SecretsManagerFetcher {
+                    client: secretsmanager::Client::from_conf(conf),
+                    arn: arn.clone(),
+                })
+            }
+            (SecretSource::UserPoolClient { user_pool_id }, Some(sdk)) => {
+                let region = user_pool_id.split('_').next().unwrap_or_default().to_owned();
+                let conf = cognito::config::Builder::from(sdk)
+                    .region(cognito::config::Region::new(region))
+                    .timeout_config(timeouts())
+                    .build();
+                Box::new(UserPoolClientFetcher {
+                    client: cognito::Client::from_conf(conf),
+                    user_pool_id: user_pool_id.clone(),
+                    client_id: client_id.to_owned(),
+                })
+            }
+        };
+        let secret = ClientSecret::fetched(fetcher, clock.clone())
+            .await
+            .map_err(|e| ConfigError::new(variable, format!("the client secret could not be read: {e}")))?;
+        Ok(Arc::new(secret))
+    }
+}
+
+/// The acting client of token-exchange delegation.
+pub(super) struct Actor {
+    client: TokenClient,
+    endpoint: String,
+}
+
+/// Acquires and checks tokens.
+pub(super) struct Minter {
+    client: TokenClient,
+    actor: Option<Actor>,
+}
+
+impl Minter {
+    /// Mints a token for `policy` on behalf of the user of `user_token` (whose `sub` is `sub`),
+    /// and checks that it carries that user. Returns it with the number of attempts it took.
+    pub async fn mint(
+        &self,
+        policy: &TargetPolicy,
+        user_token: &str,
+        sub: &str,
+        cache: &TokenCache,
+    ) -> Result<(Minted, u32), Rejection> {
+        let issued = match policy.mode {
+            Mode::Obo => {
+                let mut metadata: Vec<(&str, &str)> =
+                    policy.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                metadata.push((ON_BEHALF_OF_TOKEN, user_token));
+                let grant = Grant::ClientCredentials { scopes: &policy.scopes, metadata: &metadata };
+                self.client.acquire(grant).await?
+            }
+            Mode::TokenExchange => {
+                let actor = match policy.actor_scopes.is_empty() {
+                    true => None,
+                    false => Some(self.actor_token(policy, cache).await?),
+                };
+                let grant = Grant::TokenExchange {
+                    subject_token: user_token,
+                    scopes: &policy.scopes,
+                    audience: policy.audience.as_deref(),
+                    resource: policy.resource.as_deref(),
+                    actor_token: actor.as_ref().map(|a| a.token.expose()),
+                };
+                self.client.acquire(grant).await?
+            }
+            Mode::Passthrough | Mode::Deny => {
+                return Err(Rejection::new(ReasonCode::Internal, "this mode mints no token"));
+            }
+        };
+        check_minted(policy.mode, &issued, user_token, sub)?;
+        Ok((Minted { token: issued.token, expires_at_ms: issued.expires_at_ms }, issued.attempts))
+    }
+
+    /// The actor client's own client_credentials token (no user in it), cached like the others.
+    async fn actor_token(
+        &self,
+        policy: &TargetPolicy,
+        cache: &TokenCache,
+    ) -> Result<Arc<crate::token_cache::CachedToken>, Rejection> {
+        let Some(actor) = &self.actor else {
+            return Err(Rejection::new(ReasonCode::Misconfigured, "no actor client is configured"));
+        };
+        let key = KeyBuilder::new()
+            .field(b"actor")
+            .field(actor.client.client_id().as_bytes())
+            .field(actor.endpoint.as_bytes())
+            .field(policy.actor_scopes.join(" ").as_bytes())
+            .finish();
+        let (outcome, _) = cache
+            .get_or_fetch(key, u64::MAX, || async {
+                let grant = Grant::ClientCredentials { scopes: &policy.actor_scopes, metadata: &[] };
+                let issued = actor.client.acquire(grant).await?;
+                Ok(Minted { token: issued.token, expires_at_ms: issued.expires_at_ms })
+            })
+            .await;
+        outcome
+    }
+}
+
+/// The minted token must not be the user's own, must be a JWT, and must name the user:
+/// `obo_sub` (added by the trigger) for `obo`, `sub` for token exchange (the user stays the
+/// subject).
+pub fn check_minted(mode: Mode, issued: &Issued, user_token: &str, sub: &str) -> Result<(), Rejection> {
+    let missing = |message: &str| Rejection::new(ReasonCode::OboClaimsMissing, message);
+    if issued.token.expose() == user_token {
+        return Err(missing("the identity provider returned the user's own token"));
+    }
+    let claims = issued.claims.as_ref().ok_or_else(|| missing("the minted token is not a JWT"))?;
+    let (claim, message) = match mode {
+        Mode::TokenExchange => ("sub", "the exchanged token's `sub` is not the user's"),
+        _ => (
+            "obo_sub",
+            "the minted token's `obo_sub` is missing or not the user's (did the pre-token trigger run?)",
+        ),
+    };
+    match claims.get(claim) {
+        Some(Value::String(value)) if value == sub => Ok(()),
+        _ => Err(missing(message)),
+    }
+}
+
+/// The length-prefixed token-request parameters of a target, except the user token and the
+/// secret: client id, endpoint, mode, scopes, metadata, audience, resource, actor.
+pub fn key_fields(tokens: &TokenSettings, policy: &TargetPolicy) -> Vec<u8> {
+    let scopes = policy.scopes.join(" ");
+    let metadata = encode_fields(policy.metadata.iter().flat_map(|(k, v)| [k.as_bytes(), v.as_bytes()]));
+    let actor_client = tokens.actor.as_ref().map(|a| a.client_id.as_str()).unwrap_or_default();
+    let actor_scopes = policy.actor_scopes.join(" ");
+    let actor = encode_fields([actor_client.as_bytes(), actor_scopes.as_bytes()]);
+    encode_fields([
+        tokens.client_id.as_bytes(),
+        tokens.endpoint_label().as_bytes(),
+        policy.mode.as_str().as_bytes(),
+        scopes.as_bytes(),
+        &metadata,
+        policy.audience.as_deref().unwrap_or_default().as_bytes(),
+        policy.resource.as_deref().unwrap_or_default().as_bytes(),
+        &actor,
+    ])
+}

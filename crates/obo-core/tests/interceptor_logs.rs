@@ -1,0 +1,104 @@
+//! At TRACE, with JSON logs, the interceptor's lines carry target, mode, cache status, reason and
+//! latency, and never a token, any part of one, the client secret, or a caller-chosen target name.
+
+mod interceptor_support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use interceptor_support::*;
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn no_token_or_secret_reaches_the_logs_at_trace() {
+    // This test binary holds this one test, so setting the process environment is safe here.
+    unsafe {
+        std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "TRACE");
+        std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON");
+    }
+    let capture = Capture::default();
+    let writer = capture.clone();
+    obo_core::logging::init_with_writer(move || writer.clone());
+
+    let idp = FakeIdp::start().await;
+    let (interceptor, clock) = idp.interceptor(&[]).await;
+    let alice = idp.user_token(&new_sub(), 3600);
+    let bob = idp.user_token(&new_sub(), 60);
+    let mut minted = Vec::new();
+
+    // Success, then a cache hit.
+    for _ in 0..2 {
+        let out = interceptor.handle(call_as("crm___get_account", &alice)).await;
+        minted.push(forwarded_token(&out).unwrap());
+    }
+    // Failures from the identity provider, retried and not.
+    let code = "PreTokenGenerationV3_0 failed with error subject_revoked: signed out.";
+    idp.script([Reply::Status(500, None), Reply::OAuth("invalid_request", Some(code.into()))]);
+    interceptor.handle(call_as("billing___x", &alice)).await;
+    idp.script([Reply::WithoutOboSub]);
+    interceptor.handle(call_as("crm___x", &bob)).await;
+    // Policy and input failures.
+    interceptor.handle(call_as("weather___x", &alice)).await;
+    interceptor.handle(call_as("admin___x", &alice)).await;
+    interceptor.handle(call_as("secret-project___x", &alice)).await;
+    interceptor.handle(call(&format!("crm___{alice}"), Some(&format!("Basic {alice}")))).await;
+    let mut ambiguous = call_as("crm___x", &alice);
+    ambiguous["mcp"]["gatewayRequest"]["headers"]["Authorization"] = json!(format!("Bearer {alice}"));
+    interceptor.handle(ambiguous).await;
+    clock.advance_secs(120);
+    interceptor.handle(call_as("billing___x", &bob)).await;
+    // A wrong secret.
+    let (wrong, _clock) = idp.interceptor(&[("OBO_CLIENT_SECRET", "wrong-secret-value-42")]).await;
+    wrong.handle(call_as("crm___x", &alice)).await;
+
+    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let mut forbidden: Vec<String> =
+        vec![OBO_SECRET.into(), "wrong-secret-value-42".into(), "secret-project".into()];
+    for token in [&alice, &bob].into_iter().chain(&minted) {
+        forbidden.push(token.clone());
+        // Every part of a token (header, payload, signature) is forbidden on its own too.
+        forbidden.extend(token.split('.').filter(|p| p.len() > 16).map(str::to_owned));
+    }
+    for secret in &forbidden {
+        assert!(!logs.contains(secret.as_str()), "the logs hold a secret or token part: {secret}");
+    }
+    assert!(!logs.contains("Basic "), "no Authorization value is logged");
+
+    let lines: Vec<Value> = logs.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let answered: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["message"].as_str().is_some_and(|m| m.starts_with("interceptor ")))
+        .collect();
+    assert_eq!(answered.len(), 11, "one line per invocation:\n{logs}");
+    let has = |pred: &dyn Fn(&Value) -> bool| answered.iter().any(|l| pred(l));
+    assert!(has(&|l| l["gateway_target"] == "crm"
+        && l["mode"] == "obo"
+        && l["cache"] == "miss"
+        && l["outcome"] == "forwarded"));
+    assert!(has(&|l| l["gateway_target"] == "crm" && l["cache"] == "hit" && l["latency_us"].is_u64()));
+    assert!(has(&|l| l["gateway_target"] == "billing" && l["reason"] == "subject_revoked"));
+    assert!(has(&|l| l["gateway_target"] == "crm" && l["reason"] == "obo_claims_missing"));
+    assert!(has(&|l| l["gateway_target"] == "unlisted" && l["reason"] == "target_unlisted"));
+    assert!(has(&|l| l["gateway_target"] == "admin" && l["reason"] == "target_denied"));
+    assert!(has(&|l| l["reason"] == "subject_ambiguous"));
+    assert!(has(&|l| l["reason"] == "subject_expired"));
+    assert!(has(&|l| l["reason"] == "idp_client_rejected"));
+    assert!(has(&|l| l["outcome"] == "passthrough" && l["gateway_target"] == "weather"));
+    assert!(has(&|l| l["gateway_target"] == "crm" && l["cache"] == "miss" && l["idp_attempts"] == 1));
+    assert!(lines.iter().any(|l| l["message"] == "token request failed"
+        && l["idp_status"] == 500
+        && l["span"]["gateway_target"] == "billing"));
+}
