@@ -1,0 +1,247 @@
+//! The end-to-end demo: alice and bob sign in, call tools through the gateway with a real MCP
+//! client, and a transcript shows what each layer did — gateway, interceptor (cache miss or
+//! hit), Cognito, trigger, and what the target saw — with timings. Token values never appear.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cognitoidentityprovider as cognito_sdk;
+use serde_json::{Value, json};
+
+use crate::client::{McpClient, call, connect};
+use crate::cognito::USER_CLIENT;
+use crate::lambda_host::LambdaFunction;
+use crate::stack::Stack;
+
+/// What the demo observed, for its closing summary and for tests.
+#[derive(Debug, Default)]
+pub struct DemoSummary {
+    /// Tool calls made through the gateway.
+    pub tool_calls: usize,
+    /// client_credentials requests Cognito answered for the OBO client.
+    pub obo_token_requests: u64,
+    /// Whether any user token reached a target.
+    pub user_token_reached_a_target: bool,
+    /// `(user, obo_sub, org_id)` as crm saw them.
+    pub crm_saw: Vec<(String, String, String)>,
+}
+
+/// Why the demo stopped early.
+#[derive(Debug, thiserror::Error)]
+#[error("demo failed at {step}: {message}")]
+pub struct DemoError {
+    step: String,
+    message: String,
+}
+
+fn fail(step: &str, e: impl std::fmt::Display) -> DemoError {
+    DemoError { step: step.to_owned(), message: e.to_string() }
+}
+
+/// Writes the transcript.
+struct Transcript<'w> {
+    out: &'w mut dyn Write,
+}
+
+impl Transcript<'_> {
+    fn step(&mut self, who: &str, what: &str, took: Duration) {
+        let _ = writeln!(self.out, "\n[{who}] {what:<62} {:>6.1} ms", took.as_secs_f64() * 1000.0);
+    }
+
+    fn line(&mut self, layer: &str, text: impl std::fmt::Display) {
+        let _ = writeln!(self.out, "      {layer:<12} {text}");
+    }
+}
+
+/// Marks in every log, taken before a step, so that the step's own lines can be shown.
+struct Marks {
+    cognito: usize,
+    trigger: usize,
+    interceptor: usize,
+}
+
+impl Marks {
+    fn take(stack: &Stack) -> Self {
+        Self {
+            cognito: stack.cognito.event_mark(),
+            trigger: stack.trigger.log_mark(),
+            interceptor: stack.interceptor.log_mark(),
+        }
+    }
+}
+
+/// The JSON log records a function wrote since `mark` whose message is one of `messages`.
+fn records(function: &LambdaFunction, mark: usize, messages: &[&str]) -> Vec<Value> {
+    function
+        .logs_since(mark)
+        .into_iter()
+        .filter_map(|line| serde_json::from_str::<Value>(&line.text).ok())
+        .filter(|r| r["message"].as_str().is_some_and(|m| messages.contains(&m)))
+        .collect()
+}
+
+fn short(sub: &str) -> String {
+    sub.chars().take(8).collect::<String>() + "…"
+}
+
+fn show_layers(t: &mut Transcript<'_>, stack: &Stack, marks: &Marks) {
+    for r in records(
+        &stack.interceptor,
+        marks.interceptor,
+        &["interceptor answered", "interceptor rejected the request"],
+    ) {
+        let (mode, outcome) = (r["mode"].as_str().unwrap_or("-"), r["outcome"].as_str().unwrap_or("-"));
+        let mut text = format!("target {} ({mode}): {outcome}", r["gateway_target"].as_str().unwrap_or("-"));
+        if let Some(cache) = r["cache"].as_str() {
+            text.push_str(&format!(", cache {cache}"));
+        }
+        if let Some(reason) = r["reason"].as_str() {
+            text.push_str(&format!(", reason {reason}"));
+        }
+        if let Some(us) = r["latency_us"].as_u64() {
+            text.push_str(&format!(", {:.1} ms", us as f64 / 1000.0));
+        }
+        t.line("interceptor", text);
+    }
+    for event in stack.cognito.events_since(marks.cognito) {
+        t.line("cognito", event);
+    }
+    for r in records(
+        &stack.trigger,
+        marks.trigger,
+        &["pre-token trigger answered", "pre-token trigger rejected the request"],
+    ) {
+        t.line(
+            "trigger",
+            format!(
+                "{} from {} → {}{} ({} µs)",
+                r["trigger_source"].as_str().unwrap_or("-"),
+                r["caller"].as_str().unwrap_or("-"),
+                r["outcome"].as_str().unwrap_or("-"),
+                r["sub"].as_str().map(|s| format!(" for sub {}", short(s))).unwrap_or_default(),
+                r["latency_us"].as_u64().unwrap_or(0),
+            ),
+        );
+    }
+}
+
+async fn sign_in(stack: &Stack, username: &str) -> Result<String, DemoError> {
+    let user = stack.cognito.config().user(username).ok_or_else(|| fail("sign-in", "no such user"))?;
+    let config = cognito_sdk::Config::builder()
+        .behavior_version(cognito_sdk::config::BehaviorVersion::latest())
+        .region(cognito_sdk::config::Region::new(stack.cognito.region().to_owned()))
+        .endpoint_url(stack.cognito.base_url())
+        .build();
+    let out = cognito_sdk::Client::from_conf(config)
+        .initiate_auth()
+        .client_id(USER_CLIENT)
+        .auth_flow(cognito_sdk::types::AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", user.password.expose())
+        .send()
+        .await
+        .map_err(|e| fail("sign-in", cognito_sdk::error::DisplayErrorContext(e)))?;
+    out.authentication_result()
+        .and_then(|r| r.access_token())
+        .map(str::to_owned)
+        .ok_or_else(|| fail("sign-in", "no access token"))
+}
+
+async fn tool(
+    t: &mut Transcript<'_>,
+    stack: &Stack,
+    client: &McpClient,
+    who: &str,
+    name: &str,
+    args: Value,
+) -> Result<Value, DemoError> {
+    let marks = Marks::take(stack);
+    let started = Instant::now();
+    let result = client.call_tool(call(name, args.clone())).await.map_err(|e| fail(name, e))?;
+    t.step(who, &format!("tools/call {name} {args}"), started.elapsed());
+    show_layers(t, stack, &marks);
+    let content = result.structured_content.unwrap_or(Value::Null);
+    Ok(content)
+}
+
+/// Runs the demo against a started stack, writing the transcript to `out`.
+pub async fn run(stack: &Stack, out: &mut dyn Write) -> Result<DemoSummary, DemoError> {
+    let mut t = Transcript { out };
+    let mut summary = DemoSummary::default();
+    let mut user_tokens = Vec::new();
+    for (i, username) in ["alice", "bob"].into_iter().enumerate() {
+        let marks = Marks::take(stack);
+        let started = Instant::now();
+        let token = sign_in(stack, username).await?;
+        t.step(username, "signs in: InitiateAuth USER_PASSWORD_AUTH (AWS SDK)", started.elapsed());
+        show_layers(&mut t, stack, &marks);
+        let claims = obo_core::jwt::unverified_claims(&token, 16 * 1024).map_err(|e| fail("sign-in", e))?;
+        t.line(
+            "user token",
+            format!(
+                "access token of client {} for sub {}, org_id={}, groups={}",
+                claims["client_id"].as_str().unwrap_or("-"),
+                short(claims["sub"].as_str().unwrap_or("-")),
+                claims.get("org_id").cloned().unwrap_or(Value::Null),
+                claims.get("cognito:groups").cloned().unwrap_or(json!([])),
+            ),
+        );
+
+        let client = connect(&stack.gateway_url(), Some(&token)).await.map_err(|e| fail("connect", e))?;
+        if i == 0 {
+            let started = Instant::now();
+            let tools = client.list_all_tools().await.map_err(|e| fail("tools/list", e))?;
+            t.step(username, "tools/list through the gateway", started.elapsed());
+            let mut names: Vec<String> = tools.iter().map(|tool| tool.name.to_string()).collect();
+            names.sort();
+            t.line(
+                "gateway",
+                format!("tools (synced with the gateway's own credential): {}", names.join(", ")),
+            );
+        }
+        let who = tool(&mut t, stack, &client, username, "crm___whoami", json!({})).await?;
+        t.line(
+            "crm saw",
+            format!(
+                "obo_sub={} username={} org_id={} groups={} (token of client {})",
+                short(who["obo_sub"].as_str().unwrap_or("-")),
+                who["username"].as_str().unwrap_or("-"),
+                who["org_id"].as_str().unwrap_or("-"),
+                who["groups"],
+                who["token_client_id"].as_str().unwrap_or("-"),
+            ),
+        );
+        summary.crm_saw.push((
+            username.to_owned(),
+            who["obo_sub"].as_str().unwrap_or_default().to_owned(),
+            who["org_id"].as_str().unwrap_or_default().to_owned(),
+        ));
+        let account =
+            tool(&mut t, stack, &client, username, "crm___get_account", json!({"account_id": "A-42"}))
+                .await?;
+        t.line("crm saw", format!("account {}", account["account"]));
+        let forecast =
+            tool(&mut t, stack, &client, username, "weather___get_forecast", json!({"city": "Oslo"})).await?;
+        t.line("weather", format!("{forecast}"));
+        summary.tool_calls += 3;
+        let _ = client.cancel().await;
+        user_tokens.push(token);
+    }
+
+    summary.obo_token_requests = stack.cognito.counters().client(crate::cognito::OBO_CLIENT).m2m_requests();
+    summary.user_token_reached_a_target = user_tokens.iter().any(|token| {
+        let signature = token.rsplit('.').next().unwrap_or(token);
+        stack.crm.authorizations().any_contains(signature)
+            || stack.weather.authorizations().any_contains(signature)
+    });
+    let _ = writeln!(
+        t.out,
+        "\nSummary: {} tool calls through the gateway; {} client_credentials requests at Cognito for the \
+         on-behalf-of client (the other calls were cache hits or passthrough); a user token reached a \
+         target: {}.",
+        summary.tool_calls,
+        summary.obo_token_requests,
+        if summary.user_token_reached_a_target { "YES (bug)" } else { "never" },
+    );
+    Ok(summary)
+}

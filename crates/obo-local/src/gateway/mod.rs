@@ -1,0 +1,239 @@
+//! The AgentCore Gateway emulator: an MCP Streamable HTTP endpoint at `/mcp` that does what
+//! AgentCore Gateway does for MCP targets, so the real interceptor Lambda runs as in AWS:
+//!
+//! - validates the user's bearer token like a `CUSTOM_JWT` authorizer (OIDC discovery URL,
+//!   allowed clients / audiences; `401` with `WWW-Authenticate` otherwise);
+//! - for every JSON-RPC request, invokes the REQUEST interceptor with the documented input
+//!   (`passRequestHeaders: true`, lower-cased header names) and applies its output:
+//!   `transformedGatewayRequest` (body, headers; a returned `Authorization` overrides the
+//!   target's credential) or `transformedGatewayResponse` (answered as is, no target called);
+//! - answers `tools/list` from a catalog synced with each target's own credential, tool names
+//!   prefixed `<target>___`; routes `tools/call` by that prefix (removed before forwarding).
+//!
+//! It answers JSON (never SSE), issues an `Mcp-Session-Id` without enforcing it, and turns an
+//! interceptor failure (function error, timeout, crash) into a JSON-RPC error. See
+//! `docs/local-gateway.md` for the differences from AgentCore.
+
+mod authorizer;
+mod credentials;
+mod handler;
+mod interceptor;
+mod jsonrpc;
+mod routing;
+mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use obo_core::clock::system_clock;
+use obo_core::env::ConfigError;
+use obo_core::http::{HttpClient, checked_url};
+use obo_core::jwks::{KeyStore, KeyStoreSettings};
+use obo_testkit::TestServer;
+
+pub use credentials::ClientCredentials;
+pub use routing::PREFIX_SEPARATOR;
+
+use crate::invoke::Invoke;
+
+/// A target behind the gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayTarget {
+    /// The name, used as tool prefix (`<name>___<tool>`); must not contain `___`.
+    pub name: String,
+    /// The target's MCP endpoint (https, or http on loopback).
+    pub url: String,
+    /// The gateway's own credential for it (tool sync, and calls the interceptor leaves
+    /// without `Authorization`); `None` sends no `Authorization`.
+    pub credential: Option<ClientCredentials>,
+}
+
+impl GatewayTarget {
+    /// A target without credential.
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> Self {
+        Self { name: name.into(), url: url.into(), credential: None }
+    }
+
+    /// With a client_credentials credential.
+    pub fn with_credential(mut self, credential: ClientCredentials) -> Self {
+        self.credential = Some(credential);
+        self
+    }
+}
+
+/// The gateway's configuration.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    /// The authorizer's OIDC discovery URL, `<issuer>/.well-known/openid-configuration`.
+    pub discovery_url: String,
+    /// Accepted `client_id` values of user tokens (AgentCore `allowedClients`).
+    pub allowed_clients: Vec<String>,
+    /// Accepted `aud` values (AgentCore `allowedAudience`).
+    pub allowed_audiences: Vec<String>,
+    /// The targets, in tool-list order.
+    pub targets: Vec<GatewayTarget>,
+    /// The REQUEST interceptor, if any.
+    pub interceptor: Option<Arc<dyn Invoke>>,
+    /// How long the interceptor may take.
+    pub interceptor_timeout: Duration,
+    /// Whether the interceptor sees the request headers (`passRequestHeaders`).
+    pub pass_request_headers: bool,
+    /// How long one target operation may take (handshake included).
+    pub target_timeout: Duration,
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("discovery_url", &self.discovery_url)
+            .field("allowed_clients", &self.allowed_clients)
+            .field("allowed_audiences", &self.allowed_audiences)
+            .field("targets", &self.targets)
+            .field("interceptor", &self.interceptor.is_some())
+            .field("interceptor_timeout", &self.interceptor_timeout)
+            .field("pass_request_headers", &self.pass_request_headers)
+            .field("target_timeout", &self.target_timeout)
+            .finish()
+    }
+}
+
+impl GatewayConfig {
+    /// A gateway trusting the issuer of `discovery_url`, with no targets and no interceptor;
+    /// headers passed to the interceptor, 10 s interceptor and 30 s target timeouts.
+    pub fn new(discovery_url: impl Into<String>) -> Self {
+        Self {
+            discovery_url: discovery_url.into(),
+            allowed_clients: Vec::new(),
+            allowed_audiences: Vec::new(),
+            targets: Vec::new(),
+            interceptor: None,
+            interceptor_timeout: Duration::from_secs(10),
+            pass_request_headers: true,
+            target_timeout: Duration::from_secs(30),
+        }
+    }
+
+    /// Accepts user tokens of these app clients.
+    pub fn with_allowed_clients<I: IntoIterator<Item = S>, S: Into<String>>(mut self, clients: I) -> Self {
+        self.allowed_clients.extend(clients.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds a target.
+    pub fn with_target(mut self, target: GatewayTarget) -> Self {
+        self.targets.push(target);
+        self
+    }
+
+    /// Sets the REQUEST interceptor.
+    pub fn with_interceptor(mut self, interceptor: Arc<dyn Invoke>) -> Self {
+        self.interceptor = Some(interceptor);
+        self
+    }
+}
+
+/// Why the gateway could not start or sync.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Listing a target's tools failed.
+    #[error("tool sync with target {target} failed: {detail}")]
+    ToolSync {
+        /// The target.
+        target: String,
+        /// What went wrong (no credentials in it).
+        detail: String,
+    },
+}
+
+/// A running gateway on a loopback port; dropping it stops it.
+pub struct GatewayHandle {
+    server: TestServer,
+    gateway: Arc<routing::Gateway>,
+}
+
+impl std::fmt::Debug for GatewayHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayHandle").field("addr", &self.server.addr()).finish_non_exhaustive()
+    }
+}
+
+impl GatewayHandle {
+    /// The MCP endpoint, `http://127.0.0.1:<port>/mcp`.
+    pub fn mcp_url(&self) -> String {
+        self.server.url("/mcp")
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// Lists every target's tools again (AgentCore's `SynchronizeGatewayTargets`); returns how
+    /// many tools the catalog holds. On failure the previous catalog stays.
+    pub async fn sync_tools(&self) -> Result<usize, GatewayError> {
+        self.gateway.sync_tools().await
+    }
+
+    /// The prefixed names of the synced tools.
+    pub fn tool_names(&self) -> Vec<String> {
+        self.gateway.catalog().iter().map(|t| t.name.to_string()).collect()
+    }
+}
+
+/// Starts the gateway on a free loopback port: checks the configuration, warms the
+/// authorizer's key cache, syncs every target's tools (so targets must be up), then serves.
+pub async fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
+    let http = HttpClient::new(Duration::from_secs(2))
+        .map_err(|e| ConfigError::new("http client", e.to_string()))?;
+    let clock = system_clock();
+    let keys = Arc::new(KeyStore::new(http.clone(), clock.clone(), KeyStoreSettings::default()));
+    let authorizer = authorizer::Authorizer::new(
+        &config.discovery_url,
+        config.allowed_clients,
+        config.allowed_audiences,
+        keys,
+        clock,
+    )?;
+    let mut targets: Vec<routing::Target> = Vec::new();
+    for target in config.targets {
+        let field = format!("targets[{}]", target.name);
+        if target.name.is_empty() || target.name.contains(PREFIX_SEPARATOR) {
+            return Err(ConfigError::new(
+                field,
+                format!("a name must be non-empty and without {PREFIX_SEPARATOR}"),
+            )
+            .into());
+        }
+        if targets.iter().any(|t| t.name == target.name) {
+            return Err(ConfigError::new(field, "is listed twice").into());
+        }
+        checked_url(&target.url).map_err(|e| ConfigError::new(field.clone(), e.to_string()))?;
+        let credential = match target.credential {
+            Some(c) => Some(
+                credentials::TokenProvider::new(c, http.clone()).map_err(|e| ConfigError::new(field, e))?,
+            ),
+            None => None,
+        };
+        targets.push(routing::Target { name: target.name, url: target.url, credential });
+    }
+    let upstream =
+        upstream::Upstream::new(config.target_timeout).map_err(|e| ConfigError::new("http client", e))?;
+    let gateway = Arc::new(routing::Gateway {
+        authorizer,
+        targets,
+        interceptor: config.interceptor,
+        interceptor_timeout: config.interceptor_timeout,
+        pass_request_headers: config.pass_request_headers,
+        upstream,
+        catalog: RwLock::default(),
+    });
+    gateway.authorizer.prefetch().await;
+    gateway.sync_tools().await?;
+    let server = TestServer::start(handler::router(gateway.clone())).await;
+    tracing::info!(url = %server.url("/mcp"), tools = gateway.catalog().len(), "gateway listening");
+    Ok(GatewayHandle { server, gateway })
+}

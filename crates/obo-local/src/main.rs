@@ -1,0 +1,109 @@
+//! `obo-local`: the local stack from the command line.
+//!
+//! - `obo-local demo` — starts the stack, runs the demo (alice and bob through the gateway) and
+//!   prints the transcript, then shuts everything down;
+//! - `obo-local up` — starts the stack and keeps it running for any MCP client.
+//!
+//! `--bin-dir DIR` says where the Lambda binaries are (default: next to this executable).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use obo_local::cognito::USER_CLIENT;
+use obo_local::stack::{Stack, StackOptions};
+
+fn usage() -> ExitCode {
+    eprintln!("usage: obo-local <demo|up> [--bin-dir DIR]");
+    ExitCode::from(2)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(command) = args.first().cloned() else { return usage() };
+    let bin_dir = match args.iter().position(|a| a == "--bin-dir") {
+        Some(i) => match args.get(i + 1) {
+            Some(dir) => PathBuf::from(dir),
+            None => return usage(),
+        },
+        None => std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_default(),
+    };
+    let stack = match Stack::start(StackOptions::new(&bin_dir)).await {
+        Ok(stack) => stack,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = match command.as_str() {
+        "demo" => demo(&stack).await,
+        "up" => up(&stack).await,
+        _ => usage(),
+    };
+    stack.shutdown().await;
+    code
+}
+
+fn cold_start(function: &obo_local::lambda_host::LambdaFunction) -> String {
+    match function.cold_starts().first() {
+        Some(c) => format!("{:.1} ms", c.total().as_secs_f64() * 1000.0),
+        None => "not yet invoked".into(),
+    }
+}
+
+fn print_stack(stack: &Stack) {
+    println!("cognito-obo local stack (everything on loopback, real Lambda binaries, no AWS account)");
+    println!("  Cognito emulator    {}", stack.cognito.issuer());
+    println!(
+        "  Lambdas             pre-token and interceptor: the real binaries under the local Runtime API"
+    );
+    println!(
+        "  MCP targets         crm (on-behalf-of) {} · weather (passthrough) {}",
+        stack.crm.mcp_url(),
+        stack.weather.mcp_url()
+    );
+    println!("  gateway             {}", stack.gateway_url());
+}
+
+async fn demo(stack: &Stack) -> ExitCode {
+    print_stack(stack);
+    let mut out = std::io::stdout();
+    let result = obo_local::demo::run(stack, &mut out).await;
+    println!(
+        "Cold starts (spawn → first response): pre-token {}, interceptor {}.",
+        cold_start(&stack.trigger),
+        cold_start(&stack.interceptor)
+    );
+    match result {
+        Ok(summary) if !summary.user_token_reached_a_target => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn up(stack: &Stack) -> ExitCode {
+    print_stack(stack);
+    println!("\nUsers (pool {}):", stack.cognito.pool_id());
+    for user in &stack.cognito.config().users {
+        let org = user.attributes.get("custom:org_id").map(String::as_str).unwrap_or("-");
+        println!(
+            "  {:<8} password {:<16} org {org}{}",
+            user.username,
+            user.password.expose(),
+            if user.enabled { "" } else { " (disabled)" }
+        );
+    }
+    println!(
+        "\nGet a user token (access token of app client {USER_CLIENT}):\n  aws cognito-idp initiate-auth --endpoint-url {} --region {} --no-sign-request \\\n    --client-id {USER_CLIENT} --auth-flow USER_PASSWORD_AUTH --auth-parameters USERNAME=alice,PASSWORD='<password>' \\\n    --query AuthenticationResult.AccessToken --output text",
+        stack.cognito.base_url(),
+        stack.cognito.region()
+    );
+    println!("Then point any MCP client at {} with `Authorization: Bearer <token>`.", stack.gateway_url());
+    println!("\nPress Ctrl-C to stop.");
+    let _ = tokio::signal::ctrl_c().await;
+    println!("stopping");
+    ExitCode::SUCCESS
+}

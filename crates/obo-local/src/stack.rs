@@ -1,0 +1,206 @@
+//! The whole local stack, wired as in AWS: the Cognito emulator with the real `pre-token` binary
+//! as its trigger, the demo MCP targets, the real `interceptor` binary, and the gateway emulator
+//! in front. Everything listens on loopback ports chosen by the system.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use obo_core::Secret;
+use obo_target::{TargetConfig, TargetVerifier};
+use serde_json::json;
+
+use crate::cognito::{CognitoEmulator, PoolConfig};
+use crate::cognito::{OBO_CLIENT, RESOURCE_SERVER, TOOL_SYNC_CLIENT, USER_CLIENT};
+use crate::gateway::{ClientCredentials, GatewayConfig, GatewayHandle, GatewayTarget};
+use crate::invoke::Invoke;
+use crate::lambda_host::{FunctionConfig, LambdaFunction};
+use crate::targets::{TargetHandle, crm, weather};
+
+/// Cognito's fixed wait for a trigger.
+pub const TRIGGER_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Why the stack did not start.
+#[derive(Debug, thiserror::Error)]
+#[error("the local stack did not start: {0}")]
+pub struct StackError(String);
+
+fn err(what: &str, e: impl std::fmt::Display) -> StackError {
+    StackError(format!("{what}: {e}"))
+}
+
+/// What to start and how to configure it.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// The `pre-token` Lambda binary.
+    pub trigger_binary: PathBuf,
+    /// The `interceptor` Lambda binary.
+    pub interceptor_binary: PathBuf,
+    /// Users, app clients and scopes of the emulated pool.
+    pub pool: PoolConfig,
+    /// Variables added to (or replacing) the trigger's defaults.
+    pub trigger_env: Vec<(String, String)>,
+    /// Variables added to (or replacing) the interceptor's defaults.
+    pub interceptor_env: Vec<(String, String)>,
+    /// App clients whose user tokens the gateway's authorizer accepts.
+    pub gateway_allowed_clients: Vec<String>,
+    /// How long the trigger may take (Cognito: 5 s).
+    pub trigger_deadline: Duration,
+    /// How long the interceptor may take.
+    pub interceptor_deadline: Duration,
+}
+
+impl StackOptions {
+    /// The demo stack with the Lambda binaries found in `bin_dir` (e.g. `target/debug`).
+    pub fn new(bin_dir: &Path) -> Self {
+        Self {
+            trigger_binary: bin_dir.join("pre-token"),
+            interceptor_binary: bin_dir.join("interceptor"),
+            pool: PoolConfig::demo(),
+            trigger_env: Vec::new(),
+            interceptor_env: Vec::new(),
+            gateway_allowed_clients: vec![USER_CLIENT.to_owned()],
+            trigger_deadline: TRIGGER_DEADLINE,
+            interceptor_deadline: Duration::from_secs(10),
+        }
+    }
+
+    /// Sets a trigger variable.
+    pub fn trigger_var(mut self, name: &str, value: &str) -> Self {
+        self.trigger_env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets an interceptor variable.
+    pub fn interceptor_var(mut self, name: &str, value: &str) -> Self {
+        self.interceptor_env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+}
+
+/// A running stack; dropping it stops every server and kills both Lambda processes.
+pub struct Stack {
+    /// The Cognito user-pool emulator.
+    pub cognito: CognitoEmulator,
+    /// The real `pre-token` binary under the Runtime API host.
+    pub trigger: Arc<LambdaFunction>,
+    /// The real `interceptor` binary under the Runtime API host.
+    pub interceptor: Arc<LambdaFunction>,
+    /// The on-behalf-of demo target.
+    pub crm: TargetHandle,
+    /// The passthrough demo target.
+    pub weather: TargetHandle,
+    /// The gateway emulator.
+    pub gateway: GatewayHandle,
+}
+
+/// The scope of a target on the demo resource server.
+pub fn target_scope(target: &str) -> String {
+    format!("{RESOURCE_SERVER}/{target}")
+}
+
+fn secret_of(cognito: &CognitoEmulator, client: &str) -> Result<Secret, StackError> {
+    cognito.client_secret(client).cloned().ok_or_else(|| StackError(format!("client {client} has no secret")))
+}
+
+impl Stack {
+    /// Starts everything, in dependency order, and waits until the Lambdas are initialised.
+    pub async fn start(options: StackOptions) -> Result<Self, StackError> {
+        for binary in [&options.trigger_binary, &options.interceptor_binary] {
+            if !binary.is_file() {
+                return Err(StackError(format!(
+                    "{} is missing: build the Lambdas first (`cargo build --workspace --bins`)",
+                    binary.display()
+                )));
+            }
+        }
+        let cognito =
+            CognitoEmulator::start(options.pool.clone()).await.map_err(|e| err("Cognito emulator", e))?;
+        let issuer = cognito.issuer().to_owned();
+
+        let trigger = FunctionConfig::new("pre-token", &options.trigger_binary)
+            .envs([
+                ("OBO_CALLER_CLIENT_IDS", OBO_CLIENT),
+                ("OBO_SUBJECT_CLIENT_IDS", USER_CLIENT),
+                ("OBO_SUBJECT_ISSUERS", issuer.as_str()),
+                ("OBO_USER_CLAIM_MAP", "org_id=custom:org_id"),
+                ("OBO_CLAIM_MAP", "org_id=org_id"),
+                ("AWS_ENDPOINT_URL", cognito.base_url().as_str()),
+            ])
+            .envs(options.trigger_env.iter().cloned());
+        let trigger = Arc::new(LambdaFunction::start(trigger).await.map_err(|e| err("pre-token", e))?);
+        trigger.ready(options.trigger_deadline).await.map_err(|e| err("pre-token cold start", e))?;
+        cognito.set_trigger(Some(trigger.clone() as Arc<dyn Invoke>));
+
+        let crm_verifier = TargetConfig::new(&issuer, OBO_CLIENT, &target_scope("crm"))
+            .map_err(|e| err("crm configuration", e))?
+            .with_service_clients([TOOL_SYNC_CLIENT]);
+        let crm_verifier = Arc::new(TargetVerifier::new(crm_verifier).map_err(|e| err("crm verifier", e))?);
+        let crm = crm::start(crm_verifier).await;
+        let weather = weather::start(None).await;
+
+        let targets = json!({
+            "crm": {"mode": "obo", "scopes": [target_scope("crm")], "metadata": {"target": "crm"}},
+            "weather": {"mode": "passthrough"},
+        });
+        let obo_secret = secret_of(&cognito, OBO_CLIENT)?;
+        let interceptor = FunctionConfig::new("interceptor", &options.interceptor_binary)
+            .envs([
+                ("OBO_TARGETS", targets.to_string()),
+                ("OBO_DEFAULT_MODE", "deny".to_owned()),
+                ("OBO_TOKEN_ENDPOINT", cognito.token_endpoint()),
+                ("OBO_CLIENT_ID", OBO_CLIENT.to_owned()),
+                ("OBO_CLIENT_SECRET", obo_secret.expose().to_owned()),
+                ("AWS_ENDPOINT_URL", cognito.base_url()),
+            ])
+            .envs(options.interceptor_env.iter().cloned());
+        let interceptor =
+            Arc::new(LambdaFunction::start(interceptor).await.map_err(|e| err("interceptor", e))?);
+        interceptor
+            .ready(options.interceptor_deadline)
+            .await
+            .map_err(|e| err("interceptor cold start", e))?;
+
+        let tool_sync = |scope: String| -> Result<ClientCredentials, StackError> {
+            Ok(ClientCredentials {
+                token_url: cognito.token_endpoint(),
+                client_id: TOOL_SYNC_CLIENT.to_owned(),
+                client_secret: secret_of(&cognito, TOOL_SYNC_CLIENT)?,
+                scopes: vec![scope],
+            })
+        };
+        let mut gateway = GatewayConfig::new(cognito.discovery_url())
+            .with_allowed_clients(options.gateway_allowed_clients.iter().cloned())
+            .with_target(
+                GatewayTarget::new("crm", crm.mcp_url()).with_credential(tool_sync(target_scope("crm"))?),
+            )
+            .with_target(
+                GatewayTarget::new("weather", weather.mcp_url())
+                    .with_credential(tool_sync(target_scope("weather"))?),
+            )
+            .with_interceptor(interceptor.clone() as Arc<dyn Invoke>);
+        gateway.interceptor_timeout = options.interceptor_deadline;
+        let gateway = crate::gateway::start(gateway).await.map_err(|e| err("gateway", e))?;
+        Ok(Self { cognito, trigger, interceptor, crm, weather, gateway })
+    }
+
+    /// The gateway's MCP endpoint.
+    pub fn gateway_url(&self) -> String {
+        self.gateway.mcp_url()
+    }
+
+    /// Every line the two Lambdas wrote, as `(function, line)`.
+    pub fn lambda_logs(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for function in [&self.trigger, &self.interceptor] {
+            out.extend(function.logs().into_iter().map(|line| (function.name().to_owned(), line)));
+        }
+        out
+    }
+
+    /// Stops both Lambda processes (servers stop when the stack is dropped).
+    pub async fn shutdown(&self) {
+        self.trigger.shutdown().await;
+        self.interceptor.shutdown().await;
+    }
+}
