@@ -38,9 +38,10 @@ pub struct StackOptions {
     pub interceptor_binary: PathBuf,
     /// Users, app clients and scopes of the emulated pool.
     pub pool: PoolConfig,
-    /// Variables added to (or replacing) the trigger's defaults.
+    /// Variables added to (or replacing) the trigger's defaults; `{issuer}` in a value stands
+    /// for the emulated pool's issuer URL (its port is known only once it runs).
     pub trigger_env: Vec<(String, String)>,
-    /// Variables added to (or replacing) the interceptor's defaults.
+    /// Variables added to (or replacing) the interceptor's defaults; `{issuer}` as above.
     pub interceptor_env: Vec<(String, String)>,
     /// App clients whose user tokens the gateway's authorizer accepts.
     pub gateway_allowed_clients: Vec<String>,
@@ -99,6 +100,10 @@ pub fn target_scope(target: &str) -> String {
     format!("{RESOURCE_SERVER}/{target}")
 }
 
+fn with_issuer(vars: &[(String, String)], issuer: &str) -> Vec<(String, String)> {
+    vars.iter().map(|(k, v)| (k.clone(), v.replace("{issuer}", issuer))).collect()
+}
+
 fn secret_of(cognito: &CognitoEmulator, client: &str) -> Result<Secret, StackError> {
     cognito.client_secret(client).cloned().ok_or_else(|| StackError(format!("client {client} has no secret")))
 }
@@ -127,7 +132,7 @@ impl Stack {
                 ("OBO_CLAIM_MAP", "org_id=org_id"),
                 ("AWS_ENDPOINT_URL", cognito.base_url().as_str()),
             ])
-            .envs(options.trigger_env.iter().cloned());
+            .envs(with_issuer(&options.trigger_env, &issuer));
         let trigger = Arc::new(LambdaFunction::start(trigger).await.map_err(|e| err("pre-token", e))?);
         trigger.ready(options.trigger_deadline).await.map_err(|e| err("pre-token cold start", e))?;
         cognito.set_trigger(Some(trigger.clone() as Arc<dyn Invoke>));
@@ -153,7 +158,7 @@ impl Stack {
                 ("OBO_CLIENT_SECRET", obo_secret.expose().to_owned()),
                 ("AWS_ENDPOINT_URL", cognito.base_url()),
             ])
-            .envs(options.interceptor_env.iter().cloned());
+            .envs(with_issuer(&options.interceptor_env, &issuer));
         let interceptor =
             Arc::new(LambdaFunction::start(interceptor).await.map_err(|e| err("interceptor", e))?);
         interceptor

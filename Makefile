@@ -1,0 +1,74 @@
+# cognito-obo — the two commands: `make demo` (local end-to-end demo) and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+PYTHON ?= python3
+SAM ?= sam
+CFN_LINT ?= cfn-lint
+# The two Lambda binaries (their package and binary names agree); tests/tests/deploy.rs checks
+# template.yaml's BuildProperties.Binary names against the workspace.
+LAMBDAS := pre-token interceptor
+
+.PHONY: demo test test-tools test-rie-release lint fmt bench build package tools clean-dist sam-build \
+	lint-template inspector
+
+## The local end-to-end demo (no AWS account needed).
+demo:
+	$(CARGO) build --workspace --bins
+	$(CARGO) run -q -p obo-local --bin obo-local -- demo
+
+## Every test: unit, integration and end-to-end (builds the Lambda binaries first).
+test: test-tools
+	$(CARGO) build --workspace --bins
+	$(CARGO) test --workspace --all-features
+
+## AWS's Lambda Runtime Interface Emulator, which the end-to-end tests run the binaries under,
+## ships in the aws-sam-cli wheel: installed once if missing.
+test-tools:
+	@$(PYTHON) -c 'import samcli' 2>/dev/null || $(PYTHON) -m pip install --quiet \
+		--disable-pip-version-check 'aws-sam-cli==1.170.0'
+
+## The release binaries (size-optimised profile) under AWS's Runtime Interface Emulator.
+test-rie-release: test-tools
+	$(CARGO) build --release -p pre-token -p interceptor
+	OBO_E2E_PROFILE=release $(CARGO) test -p obo-e2e --test runtime_interface_emulator
+
+## Formatting and lints, as CI runs them.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+## Criterion benchmarks (not part of the test path).
+bench:
+	$(CARGO) bench -p obo-core
+
+## Deployment tools, once (idempotent): cargo-lambda (brings Zig, cross-compiles without Docker),
+## the SAM CLI and cfn-lint, and the arm64 Rust target.
+tools:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check \
+		'cargo-lambda==1.9.2' 'aws-sam-cli==1.170.0' 'cfn-lint==1.58.0'
+	rustup target add aarch64-unknown-linux-gnu
+
+## Both Lambdas for arm64 (provided.al2023), one package at a time so that each binary gets only
+## its own features: target/lambda/<name>/bootstrap.
+build:
+	for f in $(LAMBDAS); do $(CARGO) lambda build --release --arm64 -p $$f || exit 1; done
+
+## Deployment zips with `bootstrap` at the root: dist/<name>.zip.
+package: build
+	rm -rf dist && mkdir -p dist
+	for f in $(LAMBDAS); do (cd target/lambda/$$f && zip -q -X ../../../dist/$$f.zip bootstrap) || exit 1; done
+	ls -l dist
+
+clean-dist:
+	rm -rf dist
+
+## `sam build` (BuildMethod rust-cargolambda; needs `make tools`), then `sam deploy --guided`.
+sam-build:
+	SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml
+
+## The template lint CI runs: cfn-lint >= 1.58 (what `sam validate --lint` runs, too).
+lint-template:
+	$(CFN_LINT) template.yaml

@@ -1,0 +1,334 @@
+//! Deployment checks no template linter makes (`make lint-template` runs cfn-lint for the rest):
+//!
+//! - every configuration variable the Lambda binaries read — the `"OBO_…"` string literals in the
+//!   sources of the Lambda packages and the workspace crates they depend on, not a hand-kept list —
+//!   is documented in a configuration table of README.md and, unless that table says it is for
+//!   local runs only, set on a function in template.yaml; the template sets no variable the code
+//!   does not read, and none meant for local runs only;
+//! - template.yaml builds exactly the workspace's Lambda binaries (cfn-lint does not look at
+//!   `Metadata.BuildMethod` / `BuildProperties.Binary`).
+//!
+//! A Lambda package is a workspace package with a binary target and a normal dependency on
+//! `lambda_runtime`. A variable is "local runs only" when its README table row says `local runs
+//! only` (or `local-only`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value as Json;
+use serde_norway::Value as Yaml;
+
+/// The phrases that mark a README table row as a variable for local runs only.
+const LOCAL_ONLY_MARKS: [&str; 2] = ["local runs only", "local-only"];
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+}
+
+fn read(relative: &str) -> String {
+    let path = workspace_root().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// One workspace package, from `cargo metadata`.
+struct Package {
+    dir: PathBuf,
+    bins: Vec<String>,
+    uses_lambda_runtime: bool,
+    /// Normal (not dev or build) dependencies on other workspace packages.
+    workspace_deps: Vec<String>,
+}
+
+fn workspace_packages() -> BTreeMap<String, Package> {
+    let out = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .current_dir(workspace_root())
+        .output()
+        .expect("run cargo metadata");
+    assert!(out.status.success(), "cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    let metadata: Json = serde_json::from_slice(&out.stdout).expect("cargo metadata prints JSON");
+    let packages = metadata["packages"].as_array().expect("packages");
+    let names: BTreeSet<&str> = packages.iter().filter_map(|p| p["name"].as_str()).collect();
+    let mut result = BTreeMap::new();
+    for package in packages {
+        let manifest = PathBuf::from(package["manifest_path"].as_str().expect("manifest_path"));
+        let bins = package["targets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin")))
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect();
+        let normal_deps: Vec<&Json> = package["dependencies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|d| d["kind"].is_null())
+            .collect();
+        let dep_names = || normal_deps.iter().filter_map(|d| d["name"].as_str());
+        result.insert(
+            package["name"].as_str().expect("name").to_owned(),
+            Package {
+                dir: manifest.parent().expect("package directory").to_path_buf(),
+                bins,
+                uses_lambda_runtime: dep_names().any(|d| d == "lambda_runtime"),
+                workspace_deps: dep_names().filter(|d| names.contains(d)).map(str::to_owned).collect(),
+            },
+        );
+    }
+    result
+}
+
+/// The Lambda packages' names.
+fn lambda_packages(packages: &BTreeMap<String, Package>) -> Vec<&str> {
+    let lambdas: Vec<&str> = packages
+        .iter()
+        .filter(|(_, p)| p.uses_lambda_runtime && !p.bins.is_empty())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert!(!lambdas.is_empty(), "no workspace package has a binary that depends on lambda_runtime");
+    lambdas
+}
+
+/// The Lambda packages and every workspace package they depend on (transitively).
+fn lambda_sources(packages: &BTreeMap<String, Package>) -> Vec<&Package> {
+    let mut seen = BTreeSet::new();
+    let mut todo: Vec<&str> = lambda_packages(packages);
+    while let Some(name) = todo.pop() {
+        if seen.insert(name) {
+            todo.extend(packages[name].workspace_deps.iter().map(String::as_str));
+        }
+    }
+    seen.iter().map(|name| &packages[*name]).collect()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    for entry in entries {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// The `"OBO_…"` literals of one source file, outside comments and the unit-test module.
+fn config_keys(source: &str, keys: &mut BTreeSet<String>) {
+    let code = source.split("#[cfg(test)]\nmod tests").next().unwrap_or_default();
+    for line in code.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        for (start, _) in line.match_indices("\"OBO_") {
+            let rest = &line[start + 1..];
+            let len = rest.find(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'));
+            if let Some(len) = len
+                && rest[len..].starts_with('"')
+            {
+                keys.insert(rest[..len].to_owned());
+            }
+        }
+    }
+}
+
+/// Every variable the Lambda binaries read.
+fn lambda_variables() -> BTreeSet<String> {
+    let packages = workspace_packages();
+    let mut files = Vec::new();
+    for package in lambda_sources(&packages) {
+        rust_files(&package.dir.join("src"), &mut files);
+    }
+    let mut keys = BTreeSet::new();
+    for file in &files {
+        let source = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        config_keys(&source, &mut keys);
+    }
+    keys
+}
+
+/// The variables README.md's tables document (named in a row's first cell), and whether their rows
+/// mark them as local runs only.
+fn readme_variables(readme: &str) -> BTreeMap<String, bool> {
+    let mut documented = BTreeMap::new();
+    for row in readme.lines().filter(|l| l.trim_start().starts_with('|')) {
+        let Some(first_cell) = row.split('|').nth(1) else { continue };
+        let lower = row.to_ascii_lowercase();
+        let local_only = LOCAL_ONLY_MARKS.iter().any(|mark| lower.contains(mark));
+        for name in first_cell.split('`').skip(1).step_by(2).filter(|n| n.starts_with("OBO_")) {
+            // Local-only only if every row naming it says so.
+            documented
+                .entry(name.to_owned())
+                .and_modify(|l: &mut bool| *l &= local_only)
+                .or_insert(local_only);
+        }
+    }
+    documented
+}
+
+fn parse_yaml(text: &str) -> Yaml {
+    serde_norway::from_str(text).expect("template.yaml is YAML")
+}
+
+/// The template's `AWS::Serverless::Function` resources, by logical id.
+fn functions(template: &Yaml) -> Vec<(String, &Yaml)> {
+    let resources = template["Resources"].as_mapping().expect("template.yaml has Resources");
+    resources
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|(id, r)| (id.as_str().expect("logical id").to_owned(), r))
+        .collect()
+}
+
+/// The environment variables the template sets on any function (`Globals` included).
+fn template_variables(template: &Yaml) -> BTreeSet<String> {
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let per_function =
+        functions(template).into_iter().map(|(_, f)| &f["Properties"]["Environment"]["Variables"]);
+    std::iter::once(globals)
+        .chain(per_function)
+        .filter_map(Yaml::as_mapping)
+        .flat_map(|vars| vars.keys().filter_map(Yaml::as_str).map(str::to_owned))
+        .collect()
+}
+
+fn report(problems: &[(String, BTreeSet<String>)]) -> String {
+    problems
+        .iter()
+        .filter(|(_, names)| !names.is_empty())
+        .map(|(what, names)| format!("{what}:\n  {}", names.iter().cloned().collect::<Vec<_>>().join("\n  ")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+const SAMPLE_SOURCE: &str = r#"
+let a = env.list("OBO_CALLER_CLIENT_IDS")?;
+    // env.string("OBO_COMMENTED")
+let b = format!("OBO_NOT_A_KEY {x}"); let c = "OBO_X2";
+#[cfg(test)]
+mod tests {
+    const T: &str = "OBO_TEST_ONLY";
+}
+"#;
+
+const SAMPLE_README: &str = r#"
+| variable | default | meaning |
+|---|---|---|
+| `OBO_A`, `OBO_B` | `1` | Mentions `OBO_C` outside the first cell. |
+| `OBO_SECRET` | — | A literal secret, for local runs only. |
+Text naming `OBO_D`.
+"#;
+
+const SAMPLE_TEMPLATE: &str = r#"
+Globals:
+  Function:
+    Environment:
+      Variables:
+        OBO_G: x
+Resources:
+  F:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          OBO_R: !Ref P
+          OBO_I:
+            !If
+              - C
+              - !Sub "${P}"
+              - ""
+  T:
+    Type: AWS::SNS::Topic
+    Properties:
+      Environment:
+        Variables:
+          OBO_NOT_A_FUNCTION: x
+"#;
+
+#[test]
+fn the_readers_find_what_they_should_and_nothing_else() {
+    let mut keys = BTreeSet::new();
+    config_keys(SAMPLE_SOURCE, &mut keys);
+    assert_eq!(keys, BTreeSet::from(["OBO_CALLER_CLIENT_IDS".to_owned(), "OBO_X2".to_owned()]));
+    let documented = readme_variables(SAMPLE_README);
+    let expected = [("OBO_A", false), ("OBO_B", false), ("OBO_SECRET", true)];
+    assert_eq!(documented, expected.into_iter().map(|(v, l)| (v.to_owned(), l)).collect());
+    let names: Vec<String> = template_variables(&parse_yaml(SAMPLE_TEMPLATE)).into_iter().collect();
+    assert_eq!(names, ["OBO_G", "OBO_I", "OBO_R"]);
+}
+
+#[test]
+fn the_source_scan_sees_both_lambdas_configuration() {
+    let variables = lambda_variables();
+    // One key of the trigger, one of the interceptor, one shared.
+    for expected in ["OBO_CALLER_CLIENT_IDS", "OBO_TARGETS", "OBO_SUBJECT_ISSUERS"] {
+        assert!(
+            variables.contains(expected),
+            "the scan of the Lambda sources missed {expected}: {variables:?}"
+        );
+    }
+}
+
+#[test]
+fn readme_documents_every_variable_the_lambdas_read() {
+    let documented = readme_variables(&read("README.md"));
+    let missing: BTreeSet<String> =
+        lambda_variables().into_iter().filter(|v| !documented.contains_key(v)).collect();
+    assert!(
+        missing.is_empty(),
+        "README.md documents no table row (variable in the first cell) for these variables the Lambdas read:\n  {}",
+        missing.into_iter().collect::<Vec<_>>().join("\n  ")
+    );
+}
+
+#[test]
+fn template_sets_every_deployable_variable_and_nothing_else() {
+    let read_by_code = lambda_variables();
+    let documented = readme_variables(&read("README.md"));
+    let local_only = |v: &String| documented.get(v).copied().unwrap_or(false);
+    let template = parse_yaml(&read("template.yaml"));
+    let set = template_variables(&template);
+    let set_obo: BTreeSet<String> = set.iter().filter(|v| v.starts_with("OBO_")).cloned().collect();
+    let problems = [
+        (
+            "read by the Lambdas but set on no function in template.yaml (or mark the README row `local runs only`)"
+                .to_owned(),
+            read_by_code.iter().filter(|v| !local_only(v) && !set.contains(*v)).cloned().collect(),
+        ),
+        (
+            "set in template.yaml although README.md documents them for local runs only".to_owned(),
+            set_obo.iter().filter(|v| local_only(v)).cloned().collect(),
+        ),
+        (
+            "set in template.yaml but read by no Lambda (misspelt?)".to_owned(),
+            set_obo.difference(&read_by_code).cloned().collect(),
+        ),
+    ];
+    let report = report(&problems);
+    assert!(report.is_empty(), "{report}");
+}
+
+#[test]
+fn template_builds_the_workspace_lambda_binaries() {
+    let packages = workspace_packages();
+    let expected: BTreeSet<String> =
+        lambda_packages(&packages).iter().flat_map(|p| packages[*p].bins.iter().cloned()).collect();
+    let template = parse_yaml(&read("template.yaml"));
+    let mut built = BTreeSet::new();
+    for (id, function) in functions(&template) {
+        let metadata = &function["Metadata"];
+        let properties = &function["Properties"];
+        assert_eq!(metadata["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}: Metadata.BuildMethod");
+        assert_eq!(properties["Runtime"].as_str(), Some("provided.al2023"), "{id}: Runtime");
+        assert_eq!(properties["Handler"].as_str(), Some("bootstrap"), "{id}: Handler");
+        let arm64 =
+            properties["Architectures"].as_sequence().map(|a| a.iter().filter_map(Yaml::as_str).collect());
+        assert_eq!(arm64, Some(vec!["arm64"]), "{id}: Architectures");
+        let binary = metadata["BuildProperties"]["Binary"].as_str();
+        let binary = binary.unwrap_or_else(|| panic!("{id}: no Metadata.BuildProperties.Binary"));
+        assert!(built.insert(binary.to_owned()), "{id}: binary {binary} is built twice");
+    }
+    assert_eq!(
+        built, expected,
+        "template.yaml's BuildProperties.Binary names (left) differ from the workspace's Lambda binaries (right)"
+    );
+}

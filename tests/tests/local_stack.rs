@@ -1,0 +1,261 @@
+//! The whole on-behalf-of flow through the local stack, with the real `pre-token` and
+//! `interceptor` binaries under the local Lambda Runtime API, the Cognito and gateway emulators
+//! and the demo targets, driven by a real MCP client. Each negative case says which layer
+//! refuses it.
+
+use std::time::Duration;
+
+use obo_e2e::binary;
+use obo_local::client::{McpClient, call, connect};
+use obo_local::cognito::{MintOptions, OBO_CLIENT, OTHER_USER_CLIENT, TriggerErrorForm, USER_CLIENT};
+use obo_local::stack::{Stack, StackOptions};
+use serde_json::{Value, json};
+
+fn options() -> StackOptions {
+    StackOptions::new(binary("pre-token").parent().expect("bin dir"))
+}
+
+async fn start(options: StackOptions) -> Stack {
+    Stack::start(options).await.expect("the local stack starts")
+}
+
+async fn sign_in(stack: &Stack, username: &str) -> String {
+    let password = stack.cognito.config().user(username).expect("user").password.clone();
+    let tokens = stack.cognito.sign_in(USER_CLIENT, username, password.expose()).await.expect("sign in");
+    tokens.access_token
+}
+
+async fn client(stack: &Stack, token: &str) -> McpClient {
+    connect(&stack.gateway_url(), Some(token)).await.expect("MCP session through the gateway")
+}
+
+/// The error a tool call ended with, as text (a JSON-RPC error with its data, or the transport
+/// error for statuses the MCP client does not read as JSON-RPC).
+async fn call_error(client: &McpClient, name: &str) -> String {
+    match client.call_tool(call(name, json!({}))).await {
+        Ok(result) => panic!("{name} succeeded: {result:?}"),
+        Err(err) => format!("{err:?} {err}"),
+    }
+}
+
+async fn whoami(client: &McpClient) -> Value {
+    let result = client.call_tool(call("crm___whoami", json!({}))).await.expect("crm___whoami");
+    result.structured_content.expect("structured content")
+}
+
+fn obo_requests(stack: &Stack) -> u64 {
+    stack.cognito.counters().client(OBO_CLIENT).m2m_requests()
+}
+
+fn obo_tokens_issued(stack: &Stack) -> u64 {
+    stack.cognito.counters().client(OBO_CLIENT).tokens_issued
+}
+
+fn kill(signal: &str, pid: u32) {
+    let status = std::process::Command::new("kill").args([signal, &pid.to_string()]).status().expect("kill");
+    assert!(status.success(), "kill {signal} {pid}");
+}
+
+fn payload(token: &str) -> Value {
+    obo_core::jwt::unverified_claims(token, 64 * 1024).map(Value::Object).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn each_user_reaches_crm_as_themselves_and_no_user_token_reaches_a_target() {
+    let stack = start(options()).await;
+    let alice = sign_in(&stack, "alice").await;
+    let bob = sign_in(&stack, "bob").await;
+    let (alice_client, bob_client) = (client(&stack, &alice).await, client(&stack, &bob).await);
+
+    // 20 calls by 2 users: exactly 2 client_credentials requests reach Cognito.
+    for i in 0..10 {
+        for (client, sub, org) in [
+            (&alice_client, "a11ce000-0000-4000-8000-00000000a11c", "acme"),
+            (&bob_client, "b0b00000-0000-4000-8000-000000000b0b", "globex"),
+        ] {
+            if i % 2 == 0 {
+                let who = whoami(client).await;
+                assert_eq!((who["obo_sub"].as_str(), who["org_id"].as_str()), (Some(sub), Some(org)));
+                assert_eq!(who["token_client_id"], OBO_CLIENT);
+            } else {
+                let result = client
+                    .call_tool(call("crm___get_account", json!({"account_id": "A-1"})))
+                    .await
+                    .expect("get_account");
+                assert_eq!(result.structured_content.unwrap()["account"]["org_id"], org);
+            }
+        }
+    }
+    assert_eq!(obo_requests(&stack), 2, "one exchange per user, then cache hits");
+
+    // weather (passthrough) gets the gateway's own credential, never an on-behalf-of token.
+    let forecast =
+        alice_client.call_tool(call("weather___get_forecast", json!({"city": "Lima"}))).await.unwrap();
+    assert_eq!(forecast.structured_content.unwrap()["city"], "Lima");
+    assert!(!stack.weather.authorizations().values().is_empty());
+    for value in stack.weather.authorizations().values() {
+        let claims = payload(value.trim_start_matches("Bearer "));
+        assert!(claims.get("obo_sub").is_none(), "weather got an on-behalf-of token");
+    }
+    assert_eq!(obo_requests(&stack), 2);
+
+    // No user token ever reached a target; crm only saw tokens of the OBO or tool-sync clients.
+    for token in [&alice, &bob] {
+        let signature = token.rsplit('.').next().unwrap();
+        assert!(!stack.crm.authorizations().any_contains(signature));
+        assert!(!stack.weather.authorizations().any_contains(signature));
+    }
+    let minted: Vec<String> = stack
+        .crm
+        .authorizations()
+        .values()
+        .into_iter()
+        .map(|v| v.trim_start_matches("Bearer ").to_owned())
+        .filter(|t| payload(t).get("obo_sub").is_some())
+        .collect();
+    assert!(!minted.is_empty());
+
+    // The captured output of both Lambda processes holds none of the tokens of this test.
+    let logs: String = stack.lambda_logs().into_iter().map(|(_, line)| line + "\n").collect();
+    assert!(logs.contains("interceptor answered") && logs.contains("pre-token trigger answered"));
+    for token in [&alice, &bob].into_iter().chain(minted.iter()) {
+        for part in token.split('.').skip(1) {
+            assert!(!logs.contains(part), "a token part reached a Lambda's logs");
+        }
+    }
+    alice_client.cancel().await.unwrap();
+    bob_client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_gateway_authorizer_refuses_bad_user_tokens_before_anything_is_minted() {
+    let stack = start(options()).await;
+    let other_pool = stack.cognito.issuer().replace("us-east-1_OboLocal", "us-east-1_OtherPool");
+    let cases = [
+        ("forged", MintOptions { forged: true, ..MintOptions::default() }, "subject_bad_signature"),
+        ("expired", MintOptions::expired(), "subject_expired"),
+        ("another pool", MintOptions::default().issuer(other_pool), "subject_issuer_not_allowed"),
+        (
+            "another app client",
+            MintOptions::default().client(OTHER_USER_CLIENT),
+            "subject_client_not_allowed",
+        ),
+    ];
+    for (case, mint, reason) in cases {
+        let token = stack.cognito.mint_access_token("alice", &mint).unwrap();
+        // Layer: the gateway's CUSTOM_JWT authorizer answers 401 before the interceptor runs.
+        let refused = match connect(&stack.gateway_url(), Some(&token)).await {
+            Err(err) => format!("{err:?} {err}"),
+            Ok(client) => call_error(&client, "crm___whoami").await,
+        };
+        // A 401 with `WWW-Authenticate: Bearer error="invalid_token"` (the MCP client's AuthRequired).
+        assert!(refused.contains("AuthRequired") && refused.contains("invalid_token"), "{case}: {refused}");
+        assert!(refused.contains(reason), "{case}: {refused}");
+    }
+    assert_eq!(obo_requests(&stack), 0, "no token request for a refused user");
+}
+
+#[tokio::test]
+async fn the_trigger_refuses_a_user_of_another_app_client_when_the_gateway_lets_it_through() {
+    // A gateway that accepts users of two apps, a trigger that accepts one: the trigger's own
+    // client check is what refuses (layer: trigger, seen through Cognito and the interceptor).
+    let mut opts = options();
+    opts.gateway_allowed_clients.push(OTHER_USER_CLIENT.to_owned());
+    let stack = start(opts).await;
+    let token =
+        stack.cognito.mint_access_token("alice", &MintOptions::default().client(OTHER_USER_CLIENT)).unwrap();
+    let client = client(&stack, &token).await;
+    let refused = call_error(&client, "crm___whoami").await;
+    assert!(refused.contains("subject_client_not_allowed"), "{refused}");
+    assert_eq!(obo_requests(&stack), 1, "the request reached Cognito");
+    assert_eq!(obo_tokens_issued(&stack), 0, "but nothing was minted");
+
+    // With the trigger's error form undocumented, a bare 400 must still fail closed.
+    stack.cognito.set_trigger_error_form(TriggerErrorForm::Bare);
+    let other =
+        stack.cognito.mint_access_token("bob", &MintOptions::default().client(OTHER_USER_CLIENT)).unwrap();
+    let refused = call_error(&self::client(&stack, &other).await, "crm___whoami").await;
+    assert!(refused.contains("obo_denied"), "{refused}");
+    assert_eq!(obo_tokens_issued(&stack), 0);
+}
+
+#[tokio::test]
+async fn an_interceptor_that_verifies_inbound_tokens_refuses_before_calling_cognito() {
+    let mut opts = options()
+        .interceptor_var("OBO_VERIFY_INBOUND", "true")
+        .interceptor_var("OBO_SUBJECT_ISSUERS", "{issuer}")
+        .interceptor_var("OBO_SUBJECT_CLIENT_IDS", USER_CLIENT);
+    opts.gateway_allowed_clients.push(OTHER_USER_CLIENT.to_owned());
+    let stack = start(opts).await;
+    let token =
+        stack.cognito.mint_access_token("alice", &MintOptions::default().client(OTHER_USER_CLIENT)).unwrap();
+    let refused = call_error(&client(&stack, &token).await, "crm___whoami").await;
+    assert!(refused.contains("subject_client_not_allowed"), "{refused}");
+    assert_eq!(obo_requests(&stack), 0, "layer: the interceptor, before any paid Cognito call");
+    // Its own users still pass.
+    let alice = sign_in(&stack, "alice").await;
+    assert_eq!(whoami(&client(&stack, &alice).await).await["org_id"], "acme");
+}
+
+#[tokio::test]
+async fn jwks_down_fails_closed_with_a_retryable_error() {
+    let stack = start(options()).await;
+    let alice = sign_in(&stack, "alice").await;
+    let bob = sign_in(&stack, "bob").await;
+    // alice's call warms the gateway's keys; then the JWKS goes down and the trigger restarts
+    // cold (a new execution environment), so it must fetch keys and cannot.
+    whoami(&client(&stack, &alice).await).await;
+    stack.cognito.set_jwks_available(false);
+    kill("-KILL", stack.trigger.pid().await.expect("trigger pid"));
+    let refused = call_error(&client(&stack, &bob).await, "crm___whoami").await;
+    // A JSON-RPC error (the gateway answered 503) whose data says why and that a retry may work.
+    assert!(refused.contains(r#"{"reason":"jwks_unavailable","retryable":true}"#), "{refused}");
+    assert_eq!(obo_tokens_issued(&stack), 1, "only alice's");
+}
+
+#[tokio::test]
+async fn throttling_is_retried_a_bounded_number_of_times() {
+    let stack = start(options()).await;
+    stack.cognito.fail_token_requests(429, 100);
+    let alice = sign_in(&stack, "alice").await;
+    let refused = call_error(&client(&stack, &alice).await, "crm___whoami").await;
+    assert!(refused.contains("idp_throttled"), "{refused}");
+    assert_eq!(obo_requests(&stack), 3, "one attempt and at most two retries");
+    // One throttled answer, then Cognito recovers: the retry succeeds.
+    stack.cognito.fail_token_requests(429, 1);
+    let bob = sign_in(&stack, "bob").await;
+    assert_eq!(whoami(&client(&stack, &bob).await).await["org_id"], "globex");
+}
+
+#[tokio::test]
+async fn crashes_and_hangs_become_clear_errors_and_the_stack_keeps_serving() {
+    let mut opts = options();
+    opts.interceptor_deadline = Duration::from_secs(2);
+    opts.trigger_deadline = Duration::from_secs(2);
+    let stack = start(opts).await;
+    let alice = sign_in(&stack, "alice").await;
+    let alice_client = client(&stack, &alice).await;
+
+    // A hung interceptor: the gateway gives up at the deadline; the host replaces it.
+    kill("-STOP", stack.interceptor.pid().await.expect("interceptor pid"));
+    let refused = call_error(&alice_client, "crm___whoami").await;
+    assert!(refused.to_lowercase().contains("interceptor"), "{refused}");
+    assert_eq!(whoami(&alice_client).await["org_id"], "acme", "a new environment serves");
+
+    // A trigger that crashes in the middle of an invocation: Cognito fails the token request.
+    let bob = sign_in(&stack, "bob").await;
+    let trigger_pid = stack.trigger.pid().await.expect("trigger pid");
+    kill("-STOP", trigger_pid);
+    let bob_client = client(&stack, &bob).await;
+    let call = tokio::spawn(async move {
+        let text = call_error(&bob_client, "crm___whoami").await;
+        (bob_client, text)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    kill("-KILL", trigger_pid);
+    let (_bob_client, refused) = call.await.unwrap();
+    assert!(refused.contains("obo_denied") || refused.contains("idp_unavailable"), "{refused}");
+    // A new sign-in (a new cache key): the restarted trigger serves.
+    let bob = sign_in(&stack, "bob").await;
+    assert_eq!(whoami(&client(&stack, &bob).await).await["org_id"], "globex");
+}
