@@ -72,3 +72,7 @@ sam-build:
 ## The template lint CI runs: cfn-lint >= 1.58 (what `sam validate --lint` runs, too).
 lint-template:
 	$(CFN_LINT) template.yaml
+
+## The official MCP Inspector CLI (npm) lists and calls the tools through the local gateway.
+inspector:
+	scripts/inspector.sh

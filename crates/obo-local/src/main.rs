@@ -5,6 +5,8 @@
 //! - `obo-local up` — starts the stack and keeps it running for any MCP client.
 //!
 //! `--bin-dir DIR` says where the Lambda binaries are (default: next to this executable).
+//! `up --env-file FILE` also writes `GATEWAY_URL` and a fresh `ALICE_TOKEN` to FILE (mode 0600)
+//! for scripts such as `make inspector`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +15,7 @@ use obo_local::cognito::USER_CLIENT;
 use obo_local::stack::{Stack, StackOptions};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: obo-local <demo|up> [--bin-dir DIR]");
+    eprintln!("usage: obo-local <demo|up> [--bin-dir DIR] [--env-file FILE]");
     ExitCode::from(2)
 }
 
@@ -21,11 +23,11 @@ fn usage() -> ExitCode {
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(command) = args.first().cloned() else { return usage() };
-    let bin_dir = match args.iter().position(|a| a == "--bin-dir") {
-        Some(i) => match args.get(i + 1) {
-            Some(dir) => PathBuf::from(dir),
-            None => return usage(),
-        },
+    if args.iter().any(|a| a.starts_with("--")) && args.len() % 2 == 0 {
+        return usage();
+    }
+    let bin_dir = match flag(&args, "--bin-dir") {
+        Some(dir) => PathBuf::from(dir),
         None => std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_default(),
     };
     let stack = match Stack::start(StackOptions::new(&bin_dir)).await {
@@ -37,11 +39,30 @@ async fn main() -> ExitCode {
     };
     let code = match command.as_str() {
         "demo" => demo(&stack).await,
-        "up" => up(&stack).await,
+        "up" => up(&stack, flag(&args, "--env-file").map(PathBuf::from)).await,
         _ => usage(),
     };
     stack.shutdown().await;
     code
+}
+
+/// The value after `name`, if given.
+fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+/// Writes `GATEWAY_URL` and a fresh access token of alice to `path`, readable by its owner only.
+async fn write_env_file(stack: &Stack, path: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let alice = stack.cognito.config().user("alice").map(|u| u.password.clone()).unwrap_or_default();
+    let tokens = stack
+        .cognito
+        .sign_in(USER_CLIENT, "alice", alice.expose())
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    writeln!(file, "GATEWAY_URL={}\nALICE_TOKEN={}", stack.gateway_url(), tokens.access_token)
 }
 
 fn cold_start(function: &obo_local::lambda_host::LambdaFunction) -> String {
@@ -84,8 +105,15 @@ async fn demo(stack: &Stack) -> ExitCode {
     }
 }
 
-async fn up(stack: &Stack) -> ExitCode {
+async fn up(stack: &Stack, env_file: Option<PathBuf>) -> ExitCode {
     print_stack(stack);
+    if let Some(path) = env_file {
+        if let Err(err) = write_env_file(stack, &path).await {
+            eprintln!("could not write {}: {err}", path.display());
+            return ExitCode::FAILURE;
+        }
+        println!("  wrote GATEWAY_URL and ALICE_TOKEN to {}", path.display());
+    }
     println!("\nUsers (pool {}):", stack.cognito.pool_id());
     for user in &stack.cognito.config().users {
         let org = user.attributes.get("custom:org_id").map(String::as_str).unwrap_or("-");
