@@ -6,7 +6,7 @@ SAM ?= sam
 CFN_LINT ?= cfn-lint
 # The two Lambda binaries (their package and binary names agree); tests/tests/deploy.rs checks
 # template.yaml's BuildProperties.Binary names against the workspace.
-LAMBDAS := pre-token interceptor
+LAMBDAS := pre-token pre-token-lookup interceptor
 
 .PHONY: demo test test-tools test-rie-release lint fmt bench build package tools clean-dist sam-build \
 	lint-template inspector

@@ -85,7 +85,7 @@ impl TriggerConfig {
             if !cfg!(feature = "user-lookup") {
                 return Err(ConfigError::new(
                     "OBO_USER_LOOKUP",
-                    "this build has no user lookup (cargo feature `user-lookup`)",
+                    "this build has no user lookup: run the `pre-token-lookup` binary (cargo feature `user-lookup`)",
                 ));
             }
             if user_lookup == UserLookupSetting::GetUser && verifier.token_use == TokenUse::Id {

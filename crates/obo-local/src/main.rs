@@ -23,7 +23,10 @@ fn usage() -> ExitCode {
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(command) = args.first().cloned() else { return usage() };
-    if args.iter().any(|a| a.starts_with("--")) && args.len() % 2 == 0 {
+    // Flags come in `--name value` pairs after the command.
+    let flags = &args[1..];
+    let known = |name: &String| name == "--bin-dir" || name == "--env-file";
+    if !flags.len().is_multiple_of(2) || !flags.chunks(2).all(|pair| known(&pair[0])) {
         return usage();
     }
     let bin_dir = match flag(&args, "--bin-dir") {
@@ -61,7 +64,8 @@ async fn write_env_file(stack: &Stack, path: &std::path::Path) -> std::io::Resul
         .sign_in(USER_CLIENT, "alice", alice.expose())
         .await
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
     writeln!(file, "GATEWAY_URL={}\nALICE_TOKEN={}", stack.gateway_url(), tokens.access_token)
 }
 

@@ -644,13 +644,11 @@ fn debug_dir() -> std::path::PathBuf {
 #[tokio::test]
 async fn the_real_pre_token_binary_under_the_lambda_host() {
     use obo_local::lambda_host::{FunctionConfig, LambdaFunction};
-    let binary = debug_dir().join("pre-token");
-    if !binary.exists() {
-        eprintln!("SKIPPED: {} is missing; build it with `cargo build -p pre-token`", binary.display());
-        return;
-    }
+    // The trigger build with the AWS SDK (`OBO_USER_LOOKUP`); `make test` builds it first.
+    let binary = debug_dir().join("pre-token-lookup");
+    assert!(binary.exists(), "{} is missing: `cargo build --workspace --bins` first", binary.display());
     let cognito = start().await;
-    let config = FunctionConfig::new("pre-token", binary).envs([
+    let config = FunctionConfig::new("pre-token-lookup", binary).envs([
         ("OBO_CALLER_CLIENT_IDS", OBO_CLIENT),
         ("OBO_SUBJECT_CLIENT_IDS", USER_CLIENT),
         ("OBO_SUBJECT_ISSUERS", cognito.issuer()),

@@ -1,0 +1,8 @@
+//! The pre-token trigger with the Cognito user lookup (`OBO_USER_LOOKUP`): the same code as
+//! `pre-token`, built with the AWS SDK. A separate binary because `sam build` cannot pass cargo
+//! features, and the SDK would otherwise grow every trigger's binary and cold start.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    pre_token::run().await
+}
