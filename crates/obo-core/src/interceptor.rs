@@ -12,8 +12,7 @@ mod mint;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use tracing::Instrument;
@@ -25,9 +24,11 @@ use crate::clock::SharedClock;
 use crate::env::ConfigError;
 use crate::gateway::{self, Flavour, GatewayEvent, HeaderValue};
 use crate::jwt::unverified_claims;
+use crate::metrics::{Function, IdpReport, Metrics, MetricsSink, Record, UNLISTED_TARGET};
 use crate::reason::{ReasonCode, Rejection};
 use crate::targets::{Mode, Resolved, TargetPolicy, is_target_name};
 use crate::token_cache::{CacheKey, CacheStatus, CachedToken, KeyBuilder, TokenCache};
+use crate::token_client::IdpCalls;
 use crate::verify::{SubjectVerifier, numeric_date};
 
 /// The hint every `subject_missing` answer carries.
@@ -40,8 +41,9 @@ enum Decision {
     Mint(Arc<TargetPolicy>),
 }
 
-/// One log line per invocation (never a token). The target is logged as `gateway_target`
-/// (`target` is the log record's own module path in JSON logs): a configured name or `unlisted`.
+/// One log line and one metrics line per invocation (never a token). The target is logged as
+/// `gateway_target` (`target` is the log record's own module path in JSON logs): a configured name
+/// or `unlisted`.
 #[derive(Default)]
 struct Log {
     outcome: &'static str,
@@ -49,27 +51,44 @@ struct Log {
     unlisted: bool,
     mode: Option<&'static str>,
     cache: Option<CacheStatus>,
-    idp_attempts: Option<u32>,
+    idp: Option<IdpReport>,
     reason: Option<Rejection>,
     sub: Option<String>,
 }
 
 impl Log {
-    fn emit(&self, started: Instant) {
-        let target = match (&self.target, self.unlisted) {
+    /// A configured target's name, `unlisted`, or none (no target in the request).
+    fn target(&self) -> Option<&str> {
+        match (&self.target, self.unlisted) {
             (Some(t), _) => Some(t.name.as_str()),
-            (None, true) => Some("unlisted"),
+            (None, true) => Some(UNLISTED_TARGET),
             (None, false) => None,
-        };
-        let latency_us = started.elapsed().as_micros() as u64;
+        }
+    }
+
+    fn record(&self, latency: Duration) -> Record<'_> {
+        Record {
+            outcome: self.outcome,
+            reason: self.reason.as_ref().map(|r| r.reason),
+            target: self.target(),
+            cache: self.cache,
+            idp: self.idp,
+            latency,
+        }
+    }
+
+    fn emit(&self, latency: Duration) {
+        let target = self.target();
+        let latency_us = latency.as_micros() as u64;
         let cache = self.cache.map(CacheStatus::as_str);
+        let idp_attempts = self.idp.map(|idp| idp.attempts);
         match &self.reason {
             None => tracing::info!(
                 outcome = self.outcome,
                 gateway_target = target,
                 mode = self.mode,
                 cache,
-                idp_attempts = self.idp_attempts,
+                idp_attempts,
                 sub = self.sub.as_deref(),
                 latency_us,
                 "interceptor answered"
@@ -97,6 +116,7 @@ pub struct Interceptor {
     cache: TokenCache,
     minter: Option<mint::Minter>,
     verifier: Option<SubjectVerifier>,
+    metrics: Metrics,
     clock: SharedClock,
 }
 
@@ -137,13 +157,12 @@ impl Interceptor {
         parts: mint::Parts,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
-        let verifier = if config.verify_inbound {
-            let http = parts.http.clone();
-            let keys = Arc::new(crate::jwks::KeyStore::new(http, clock.clone(), config.keys.clone()));
-            Some(SubjectVerifier::new(config.verifier.clone(), keys, clock.clone()))
-        } else {
-            None
-        };
+        let keys = config.verify_inbound.then(|| {
+            Arc::new(crate::jwks::KeyStore::new(parts.http.clone(), clock.clone(), config.keys.clone()))
+        });
+        let verifier =
+            keys.clone().map(|keys| SubjectVerifier::new(config.verifier.clone(), keys, clock.clone()));
+        let metrics = Metrics::new(Function::Interceptor, &config.metrics, clock.clone(), keys);
         let minter = parts.into_minter(&config, clock.clone());
         let key_fields = match &config.tokens {
             Some(tokens) => config
@@ -155,7 +174,14 @@ impl Interceptor {
             None => HashMap::new(),
         };
         let cache = TokenCache::new(config.cache, clock.clone());
-        Ok(Self { config, key_fields, cache, minter, verifier, clock })
+        Ok(Self { config, key_fields, cache, minter, verifier, metrics, clock })
+    }
+
+    /// Writes metric lines to `sink` instead of stdout (tests, local tools); `OBO_METRICS=off`
+    /// still turns them off.
+    pub fn with_metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = self.metrics.with_sink(sink);
+        self
     }
 
     /// Warms the JWKS cache when inbound tokens are verified; failures are logged, never fatal.
@@ -184,7 +210,9 @@ impl Interceptor {
             Ok(event) if event.response.is_some() => self.response(event, &mut log),
             Ok(event) => self.request(event, &mut log).await,
         };
-        log.emit(started);
+        let latency = started.elapsed();
+        log.emit(latency);
+        self.metrics.record(&log.record(latency));
         out
     }
 
@@ -292,7 +320,7 @@ impl Interceptor {
         };
         let key = cache_key(user_token, fields);
         // Only misses run this; the token client's log lines carry the target through the span.
-        let attempts = AtomicU32::new(0);
+        let calls = IdpCalls::default();
         let fetch = || {
             let span = tracing::info_span!(
                 "token_request",
@@ -309,15 +337,13 @@ impl Interceptor {
                         ));
                     }
                 }
-                let (minted, tries) = minter.mint(policy, user_token, sub, &self.cache).await?;
-                attempts.store(tries, Ordering::Relaxed);
-                Ok(minted)
+                minter.mint(policy, user_token, sub, &self.cache, &calls).await
             }
             .instrument(span)
         };
         let (outcome, status) = self.cache.get_or_fetch(key, exp.saturating_mul(1000), fetch).await;
         log.cache = Some(status);
-        log.idp_attempts = Some(attempts.load(Ordering::Relaxed)).filter(|n| *n > 0);
+        log.idp = calls.report();
         let minted = outcome?;
         log.sub = Some(sub.to_owned());
         Ok(minted)

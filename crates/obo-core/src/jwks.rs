@@ -264,17 +264,30 @@ pub struct KeyStore {
     settings: KeyStoreSettings,
     issuers: RwLock<HashMap<String, Arc<IssuerEntry>>>,
     fetches: std::sync::atomic::AtomicU64,
+    fetch_failures: std::sync::atomic::AtomicU64,
 }
 
 impl KeyStore {
     /// An empty cache.
     pub fn new(http: HttpClient, clock: SharedClock, settings: KeyStoreSettings) -> Self {
-        Self { http, clock, settings, issuers: RwLock::default(), fetches: Default::default() }
+        Self {
+            http,
+            clock,
+            settings,
+            issuers: RwLock::default(),
+            fetches: Default::default(),
+            fetch_failures: Default::default(),
+        }
     }
 
     /// How many fetches this cache has started (for tests and metrics).
     pub fn fetch_count(&self) -> u64 {
         self.fetches.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many of those fetches failed or timed out (for metrics).
+    pub fn fetch_failure_count(&self) -> u64 {
+        self.fetch_failures.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The key `kid` of `issuer`, fetching the issuer's JWKS if needed and allowed.
@@ -349,6 +362,7 @@ impl KeyStore {
                 state.last_error = None;
             }
             Err(err) => {
+                self.fetch_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::warn!(issuer = %entry.issuer.issuer, error = %err, "jwks fetch failed");
                 state.last_miss_ms = Some(started);
                 state.last_error = Some(err);

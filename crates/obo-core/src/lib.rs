@@ -10,6 +10,7 @@
 //! - [`interceptor`]: the AgentCore Gateway REQUEST interceptor's logic, on top of
 //!   [`gateway`] (payloads), [`targets`] (policy), [`token_client`] (acquisition),
 //!   [`client_secret`] and [`token_cache`].
+//! - [`metrics`]: one CloudWatch Embedded Metric Format line per invocation of either Lambda.
 
 pub mod claims;
 pub mod client_secret;
@@ -24,6 +25,7 @@ pub mod jwt;
 pub mod logging;
 #[cfg(feature = "user-lookup")]
 pub mod lookup;
+pub mod metrics;
 pub mod pretoken;
 pub mod reason;
 pub mod runtime_api;

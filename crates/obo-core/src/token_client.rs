@@ -15,6 +15,7 @@ pub mod oauth2;
 pub mod sdk;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -23,6 +24,7 @@ use crate::client_secret::ClientSecret;
 use crate::clock::SharedClock;
 use crate::http::HttpClient;
 use crate::jwt::unverified_claims;
+use crate::metrics::{IdpReport, IdpStatus};
 use crate::reason::{ReasonCode, Rejection};
 use crate::secret::Secret;
 use crate::verify::numeric_date;
@@ -121,17 +123,66 @@ pub struct AttemptError {
     pub retry: Retry,
     /// The HTTP status, when one was received.
     pub status: Option<u16>,
+    /// How the attempt failed when no status came back (timeout, connect, other).
+    pub no_answer: IdpStatus,
 }
 
 impl AttemptError {
     /// An error with no HTTP status.
     pub fn new(reason: ReasonCode, message: impl Into<String>, retry: Retry) -> Self {
-        Self { rejection: Rejection::new(reason, message), retry, status: None }
+        Self { rejection: Rejection::new(reason, message), retry, status: None, no_answer: IdpStatus::Error }
     }
 
     /// The attempt timed out: never retried.
     pub fn timeout() -> Self {
-        Self::new(ReasonCode::IdpUnavailable, "the identity provider did not answer in time", Retry::No)
+        let mut err =
+            Self::new(ReasonCode::IdpUnavailable, "the identity provider did not answer in time", Retry::No);
+        err.no_answer = IdpStatus::Timeout;
+        err
+    }
+
+    /// No connection could be made, or it broke: retried.
+    pub fn unreachable(message: impl Into<String>) -> Self {
+        let mut err = Self::new(ReasonCode::IdpUnavailable, message, Retry::After(None));
+        err.no_answer = IdpStatus::Connect;
+        err
+    }
+
+    /// The class of the answer, for metrics: the HTTP status, or how the attempt failed.
+    /// Throttling is `429` on both transports (Cognito's API throttles with HTTP 400 and
+    /// `TooManyRequestsException`).
+    pub fn idp_status(&self) -> IdpStatus {
+        if self.rejection.reason == ReasonCode::IdpThrottled {
+            return IdpStatus::Throttled;
+        }
+        self.status.map_or(self.no_answer, IdpStatus::from_http)
+    }
+}
+
+/// What the identity provider answered while one token was acquired, noted attempt by attempt
+/// (for logs and metrics). Atomics, so that a future holding a reference to it stays `Send`.
+#[derive(Debug, Default)]
+pub struct IdpCalls {
+    attempts: AtomicU32,
+    last: AtomicU8,
+    elapsed_us: AtomicU64,
+}
+
+impl IdpCalls {
+    fn note(&self, status: IdpStatus) {
+        self.last.store(status as u8, Ordering::Relaxed);
+        self.attempts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The attempts made, the last answer and the time taken; `None` if no attempt was made.
+    pub fn report(&self) -> Option<IdpReport> {
+        let attempts = self.attempts.load(Ordering::Relaxed);
+        let status = IdpStatus::ALL.get(usize::from(self.last.load(Ordering::Relaxed)));
+        Some(IdpReport {
+            status: *status.filter(|_| attempts > 0)?,
+            attempts,
+            latency: Duration::from_micros(self.elapsed_us.load(Ordering::Relaxed)),
+        })
     }
 }
 
@@ -198,7 +249,24 @@ impl TokenClient {
 
     /// Requests a token, retrying within the policy.
     pub async fn acquire(&self, grant: Grant<'_>) -> Result<Issued, Rejection> {
+        self.acquire_noting(grant, &IdpCalls::default()).await
+    }
+
+    /// [`TokenClient::acquire`], noting each attempt's answer and the time taken in `calls`.
+    pub async fn acquire_noting(&self, grant: Grant<'_>, calls: &IdpCalls) -> Result<Issued, Rejection> {
         let started = Instant::now();
+        let result = self.attempts(grant, calls, started).await;
+        let elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        calls.elapsed_us.store(elapsed_us, Ordering::Relaxed);
+        result
+    }
+
+    async fn attempts(
+        &self,
+        grant: Grant<'_>,
+        calls: &IdpCalls,
+        started: Instant,
+    ) -> Result<Issued, Rejection> {
         let deadline = started + self.policy.total_timeout;
         let mut secret = self.secret.current();
         let mut refetched = false;
@@ -211,6 +279,7 @@ impl TokenClient {
             let attempt_started = Instant::now();
             let result = self.attempt(grant, &secret, per_attempt).await;
             let latency_ms = attempt_started.elapsed().as_millis() as u64;
+            calls.note(result.as_ref().map_or_else(AttemptError::idp_status, |_| IdpStatus::Success));
             let err = match result {
                 Ok(mut issued) => {
                     tracing::debug!(grant = grant.name(), attempts, latency_ms, "token issued");

@@ -8,7 +8,7 @@
 //!   ignored, optional organization claims copied from the user's attributes.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -19,6 +19,7 @@ use crate::env::{ConfigError, Env, EnvSource};
 use crate::http::HttpClient;
 use crate::issuer::pool_in_issuer;
 use crate::jwks::{KeyStore, KeyStoreSettings};
+use crate::metrics::{Function, Metrics, MetricsSettings, MetricsSink, Record};
 use crate::pretoken::{ON_BEHALF_OF_TOKEN, PreTokenEvent, PreTokenResponse};
 use crate::reason::{ReasonCode, Rejection};
 use crate::verify::{EventPool, IssuerPolicy, SubjectVerifier, TokenUse, VerifiedSubject, VerifierSettings};
@@ -53,6 +54,8 @@ pub struct TriggerConfig {
     pub max_added_claims_bytes: usize,
     /// The user lookup (`OBO_USER_LOOKUP`).
     pub user_lookup: UserLookupSetting,
+    /// CloudWatch metrics (`OBO_METRICS`, `OBO_METRICS_NAMESPACE`).
+    pub metrics: MetricsSettings,
 }
 
 impl TriggerConfig {
@@ -121,6 +124,7 @@ impl TriggerConfig {
             max_added_claims_bytes: env.number("OBO_MAX_ADDED_CLAIMS_BYTES", 2048, 256, 3072)?,
             user_lookup,
             caller_client_ids,
+            metrics: MetricsSettings::from_env(&env)?,
         })
     }
 
@@ -137,10 +141,11 @@ struct Outcome {
     sub: Option<String>,
 }
 
-/// The trigger: configuration plus process-wide state (key cache, SDK client).
+/// The trigger: configuration plus process-wide state (key cache, SDK client, metrics).
 pub struct Trigger {
     config: TriggerConfig,
     verifier: SubjectVerifier,
+    metrics: Metrics,
     #[cfg(feature = "user-lookup")]
     lookup: Option<crate::lookup::UserLookup>,
 }
@@ -171,10 +176,12 @@ impl Trigger {
                 .await,
             ),
         };
+        let metrics = Metrics::new(Function::PreToken, &config.metrics, clock.clone(), Some(keys.clone()));
         let verifier = SubjectVerifier::new(config.verifier.clone(), keys, clock);
         Self {
             config,
             verifier,
+            metrics,
             #[cfg(feature = "user-lookup")]
             lookup,
         }
@@ -185,6 +192,13 @@ impl Trigger {
         if self.config.obo_enabled() {
             self.verifier.prefetch().await;
         }
+    }
+
+    /// Writes metric lines to `sink` instead of stdout (tests, local tools); `OBO_METRICS=off`
+    /// still turns them off.
+    pub fn with_metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = self.metrics.with_sink(sink);
+        self
     }
 
     /// The configuration in force.
@@ -208,6 +222,7 @@ impl Trigger {
                     reason = "bad_event",
                     "pre-token trigger rejected the event"
                 );
+                self.record("rejected", Some(rejection.reason), started.elapsed());
                 return Err(rejection);
             }
         };
@@ -219,7 +234,8 @@ impl Trigger {
         } else {
             Ok(self.user(&event, &mut outcome))
         };
-        let latency_us = started.elapsed().as_micros() as u64;
+        let latency = started.elapsed();
+        let latency_us = latency.as_micros() as u64;
         let caller = event.caller_context.client_id.as_str();
         match result {
             Ok(response) => {
@@ -231,6 +247,7 @@ impl Trigger {
                     latency_us,
                     "pre-token trigger answered"
                 );
+                self.record(outcome.action, None, latency);
                 event.response = response;
                 Ok(event)
             }
@@ -245,9 +262,15 @@ impl Trigger {
                     latency_us,
                     "pre-token trigger rejected the request"
                 );
+                self.record("rejected", Some(rejection.reason), latency);
                 Err(rejection)
             }
         }
+    }
+
+    /// The invocation's metrics line (never a user, a caller or a token: outcome and code only).
+    fn record(&self, outcome: &'static str, reason: Option<ReasonCode>, latency: Duration) {
+        self.metrics.record(&Record { outcome, reason, latency, ..Record::default() });
     }
 
     async fn machine(

@@ -44,7 +44,8 @@ fn the_client_credentials_sample_has_the_m2m_shape() {
 
 #[tokio::test]
 async fn user_samples_pass_unchanged_through_a_default_trigger() {
-    let env: std::collections::HashMap<String, String> = Default::default();
+    let env: std::collections::HashMap<String, String> =
+        [("OBO_METRICS".to_owned(), "off".to_owned())].into();
     let config = obo_core::trigger::TriggerConfig::from_env(&env).unwrap();
     let trigger = obo_core::trigger::Trigger::new(config, obo_core::clock::system_clock()).await.unwrap();
     for (name, raw) in &EVENTS[1..] {

@@ -3,24 +3,8 @@
 
 mod interceptor_support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use interceptor_support::*;
 use serde_json::{Value, json};
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn no_token_or_secret_reaches_the_logs_at_trace() {
@@ -29,7 +13,7 @@ async fn no_token_or_secret_reaches_the_logs_at_trace() {
         std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "TRACE");
         std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON");
     }
-    let capture = Capture::default();
+    let capture = obo_testkit::capture::Capture::default();
     let writer = capture.clone();
     obo_core::logging::init_with_writer(move || writer.clone());
 
@@ -64,7 +48,7 @@ async fn no_token_or_secret_reaches_the_logs_at_trace() {
     let (wrong, _clock) = idp.interceptor(&[("OBO_CLIENT_SECRET", "wrong-secret-value-42")]).await;
     wrong.handle(call_as("crm___x", &alice)).await;
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     let mut forbidden: Vec<String> =
         vec![OBO_SECRET.into(), "wrong-secret-value-42".into(), "secret-project".into()];
     for token in [&alice, &bob].into_iter().chain(&minted) {

@@ -3,23 +3,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
-
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn no_token_reaches_the_logs_at_trace() {
@@ -28,7 +12,7 @@ async fn no_token_reaches_the_logs_at_trace() {
         std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "TRACE");
         std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON");
     }
-    let capture = Capture::default();
+    let capture = obo_testkit::capture::Capture::default();
     let writer = capture.clone();
     obo_core::logging::init_with_writer(move || writer.clone());
 
@@ -43,7 +27,7 @@ async fn no_token_reaches_the_logs_at_trace() {
     trigger.handle(m2m_event(OTHER_M2M, Some(&good))).await.unwrap_err();
     trigger.handle(user_event(Some(&good))).await.unwrap();
 
-    let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let logs = capture.text();
     assert!(logs.contains("\"outcome\":\"enriched\""), "{logs}");
     assert!(logs.contains("\"reason\":\"subject_expired\""), "{logs}");
     assert!(logs.contains("\"reason\":\"caller_not_allowed\""), "{logs}");

@@ -4,29 +4,13 @@
 
 mod gateway_support;
 
-use std::sync::{Arc, Mutex};
-
 use gateway_support::double::*;
 use gateway_support::*;
 use serde_json::json;
 
-/// The process's log sink (this file holds one test, so the process-wide subscriber is its own).
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn logs_tell_the_story_without_any_token() {
-    let captured = Captured::default();
+    let captured = obo_testkit::capture::Capture::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter("obo_local=trace,obo_core=trace,obo_target=trace")
@@ -44,7 +28,7 @@ async fn logs_tell_the_story_without_any_token() {
     let forged = s.issuer.user_token(&alice(), "other-client");
     assert!(mcp_client(&s.gateway.mcp_url(), Some(&forged)).await.is_err());
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     let obo_call = logs
         .lines()
         .find(|l| l.contains("gateway request") && l.contains("target_name=crm"))

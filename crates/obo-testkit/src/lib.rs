@@ -3,6 +3,7 @@
 //!
 //! Real crypto throughout (aws-lc-rs): tokens signed here verify with any JOSE library.
 
+pub mod capture;
 pub mod issuer;
 pub mod keys;
 pub mod server;

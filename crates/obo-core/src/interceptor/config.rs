@@ -8,6 +8,7 @@ use crate::client_secret::SecretSource;
 use crate::env::{ConfigError, Env, EnvSource};
 use crate::http::{checked_url, is_loopback};
 use crate::jwks::KeyStoreSettings;
+use crate::metrics::MetricsSettings;
 use crate::secret::Secret;
 use crate::targets::{Mode, Targets};
 use crate::token_cache::CacheSettings;
@@ -72,6 +73,8 @@ pub struct InterceptorConfig {
     pub keys: KeyStoreSettings,
     /// Token cache limits.
     pub cache: CacheSettings,
+    /// CloudWatch metrics (`OBO_METRICS`, `OBO_METRICS_NAMESPACE`).
+    pub metrics: MetricsSettings,
 }
 
 impl InterceptorConfig {
@@ -124,7 +127,15 @@ impl InterceptorConfig {
         } else {
             None
         };
-        Ok(Self { targets, tokens, verify_inbound, verifier, keys: KeyStoreSettings::from_env(&env)?, cache })
+        Ok(Self {
+            targets,
+            tokens,
+            verify_inbound,
+            verifier,
+            keys: KeyStoreSettings::from_env(&env)?,
+            cache,
+            metrics: MetricsSettings::from_env(&env)?,
+        })
     }
 }
 

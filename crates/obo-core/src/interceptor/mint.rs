@@ -17,7 +17,7 @@ use crate::pretoken::ON_BEHALF_OF_TOKEN;
 use crate::reason::{ReasonCode, Rejection};
 use crate::targets::{Mode, TargetPolicy};
 use crate::token_cache::{KeyBuilder, Minted, TokenCache, encode_fields};
-use crate::token_client::{Grant, Issued, TokenClient, Transport};
+use crate::token_client::{Grant, IdpCalls, Issued, TokenClient, Transport};
 
 /// Client secrets supplied by the caller instead of fetched ([`super::Interceptor::with_secrets`]).
 #[derive(Debug, Clone)]
@@ -243,21 +243,23 @@ pub(super) struct Minter {
 
 impl Minter {
     /// Mints a token for `policy` on behalf of the user of `user_token` (whose `sub` is `sub`),
-    /// and checks that it carries that user. Returns it with the number of attempts it took.
+    /// and checks that it carries that user. The identity provider's answers are noted in `calls`
+    /// (an actor token's are not: it is cached on its own).
     pub async fn mint(
         &self,
         policy: &TargetPolicy,
         user_token: &str,
         sub: &str,
         cache: &TokenCache,
-    ) -> Result<(Minted, u32), Rejection> {
+        calls: &IdpCalls,
+    ) -> Result<Minted, Rejection> {
         let issued = match policy.mode {
             Mode::Obo => {
                 let mut metadata: Vec<(&str, &str)> =
                     policy.metadata.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 metadata.push((ON_BEHALF_OF_TOKEN, user_token));
                 let grant = Grant::ClientCredentials { scopes: &policy.scopes, metadata: &metadata };
-                self.client.acquire(grant).await?
+                self.client.acquire_noting(grant, calls).await?
             }
             Mode::TokenExchange => {
                 let actor = match policy.actor_scopes.is_empty() {
@@ -271,14 +273,14 @@ impl Minter {
                     resource: policy.resource.as_deref(),
                     actor_token: actor.as_ref().map(|a| a.token.expose()),
                 };
-                self.client.acquire(grant).await?
+                self.client.acquire_noting(grant, calls).await?
             }
             Mode::Passthrough | Mode::Deny => {
                 return Err(Rejection::new(ReasonCode::Internal, "this mode mints no token"));
             }
         };
         check_minted(policy.mode, &issued, user_token, sub)?;
-        Ok((Minted { token: issued.token, expires_at_ms: issued.expires_at_ms }, issued.attempts))
+        Ok(Minted { token: issued.token, expires_at_ms: issued.expires_at_ms })
     }
 
     /// The actor client's own client_credentials token (no user in it), cached like the others.

@@ -98,11 +98,7 @@ pub async fn attempt(
     let response =
         http.post_form(url, headers, form_body(grant), deadline, BODY_CAP).await.map_err(|e| match e {
             HttpError::Timeout => AttemptError::timeout(),
-            HttpError::Connect => AttemptError::new(
-                ReasonCode::IdpUnavailable,
-                "the identity provider could not be reached",
-                Retry::After(None),
-            ),
+            HttpError::Connect => AttemptError::unreachable("the identity provider could not be reached"),
             HttpError::BodyTooLarge(_) => AttemptError::new(
                 ReasonCode::IdpUnavailable,
                 "the identity provider's answer is too large",
@@ -113,11 +109,9 @@ pub async fn attempt(
                 "the token endpoint URL is not allowed",
                 Retry::No,
             ),
-            HttpError::Transport(_) => AttemptError::new(
-                ReasonCode::IdpUnavailable,
-                "the connection to the identity provider failed",
-                Retry::After(None),
-            ),
+            HttpError::Transport(_) => {
+                AttemptError::unreachable("the connection to the identity provider failed")
+            }
         })?;
     let status = response.status;
     let mut result = if status == 200 {

@@ -85,9 +85,7 @@ fn classify(err: SdkError<GetClientTokenError, HttpResponse>) -> AttemptError {
     let mut mapped = match &err {
         SdkError::TimeoutError(_) => AttemptError::timeout(),
         SdkError::DispatchFailure(failure) if failure.is_timeout() => AttemptError::timeout(),
-        SdkError::DispatchFailure(_) => {
-            AttemptError::new(ReasonCode::IdpUnavailable, "Cognito could not be reached", Retry::After(None))
-        }
+        SdkError::DispatchFailure(_) => AttemptError::unreachable("Cognito could not be reached"),
         SdkError::ServiceError(service) => by_code(service.err().code(), service.err().message(), status),
         _ => AttemptError::new(ReasonCode::IdpUnavailable, "Cognito's answer could not be read", Retry::No),
     };

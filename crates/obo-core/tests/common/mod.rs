@@ -132,6 +132,8 @@ impl Idp {
             ("OBO_SUBJECT_CLIENT_IDS", USER_CLIENT.to_owned()),
             ("OBO_SUBJECT_ISSUERS", self.issuer.clone()),
             ("OBO_CLAIM_MAP", "org_id=org_id".to_owned()),
+            // Metrics lines would go to the test output; tests/metrics.rs turns them on.
+            ("OBO_METRICS", "off".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

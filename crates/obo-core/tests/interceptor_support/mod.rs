@@ -324,6 +324,8 @@ impl FakeIdp {
             ("OBO_CLIENT_SECRET", OBO_SECRET.to_owned()),
             ("OBO_ATTEMPT_TIMEOUT_MS", "2000".to_owned()),
             ("OBO_TOTAL_TIMEOUT_MS", "4000".to_owned()),
+            // Metrics lines would go to the test output; tests/metrics.rs turns them on.
+            ("OBO_METRICS", "off".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
