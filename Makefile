@@ -40,9 +40,15 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## Criterion benchmarks (not part of the test path).
-bench:
-	$(CARGO) bench -p obo-core
+## Every figure of the README's Performance section in one table, also written to
+## target/bench/latest.json (not part of the test path). Builds what it measures first: the
+## release binaries for this machine (cold starts, memory, load), one package at a time so each
+## gets only its own features, and the arm64 ones (sizes). BENCH_ARGS=--quick shortens it.
+bench: build
+	for p in pre-token interceptor obo-bench; do $(CARGO) build --release -p $$p || exit 1; done
+	$(CARGO) build --release -p hello-lambda --example hello-lambda
+	$(CARGO) lambda build --release --arm64 -p hello-lambda --example hello-lambda
+	$${CARGO_TARGET_DIR:-target}/release/obo-bench $(BENCH_ARGS)
 
 ## Deployment tools, once (idempotent): cargo-lambda (brings Zig, cross-compiles without Docker),
 ## the SAM CLI and cfn-lint, and the arm64 Rust target.

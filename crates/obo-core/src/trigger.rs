@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::claims::{ClaimMap, json_size};
 use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env, EnvSource};
-use crate::http::HttpClient;
+use crate::http::{HttpClient, TlsRoots};
 use crate::issuer::pool_in_issuer;
 use crate::jwks::{KeyStore, KeyStoreSettings};
 use crate::metrics::{Function, Metrics, MetricsSettings, MetricsSink, Record};
@@ -56,6 +56,8 @@ pub struct TriggerConfig {
     pub user_lookup: UserLookupSetting,
     /// CloudWatch metrics (`OBO_METRICS`, `OBO_METRICS_NAMESPACE`).
     pub metrics: MetricsSettings,
+    /// Which certificate authorities outbound https trusts (`OBO_TLS_ROOTS`).
+    pub tls_roots: TlsRoots,
 }
 
 impl TriggerConfig {
@@ -125,6 +127,7 @@ impl TriggerConfig {
             user_lookup,
             caller_client_ids,
             metrics: MetricsSettings::from_env(&env)?,
+            tls_roots: TlsRoots::from_env(&env)?,
         })
     }
 
@@ -153,7 +156,7 @@ pub struct Trigger {
 impl Trigger {
     /// Builds the trigger: HTTP client, key cache, and the SDK client when a lookup is configured.
     pub async fn new(config: TriggerConfig, clock: SharedClock) -> Result<Self, ConfigError> {
-        let http = HttpClient::new(config.keys.fetch_timeout)
+        let http = HttpClient::with_roots(config.keys.fetch_timeout, config.tls_roots)
             .map_err(|e| ConfigError::new("OBO_JWKS_TIMEOUT_MS", format!("HTTP client: {e}")))?;
         let keys = Arc::new(KeyStore::new(http, clock.clone(), config.keys.clone()));
         Ok(Self::with_key_store(config, keys, clock).await)

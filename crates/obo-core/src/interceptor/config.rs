@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::client_secret::SecretSource;
 use crate::env::{ConfigError, Env, EnvSource};
+use crate::http::TlsRoots;
 use crate::http::{checked_url, is_loopback};
 use crate::jwks::KeyStoreSettings;
 use crate::metrics::MetricsSettings;
@@ -75,6 +76,8 @@ pub struct InterceptorConfig {
     pub cache: CacheSettings,
     /// CloudWatch metrics (`OBO_METRICS`, `OBO_METRICS_NAMESPACE`).
     pub metrics: MetricsSettings,
+    /// Which certificate authorities outbound https trusts (`OBO_TLS_ROOTS`).
+    pub tls_roots: TlsRoots,
 }
 
 impl InterceptorConfig {
@@ -135,6 +138,7 @@ impl InterceptorConfig {
             keys: KeyStoreSettings::from_env(&env)?,
             cache,
             metrics: MetricsSettings::from_env(&env)?,
+            tls_roots: TlsRoots::from_env(&env)?,
         })
     }
 }

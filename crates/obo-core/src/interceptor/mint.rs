@@ -38,7 +38,7 @@ pub(super) struct Parts {
 
 fn http_client(config: &InterceptorConfig) -> Result<HttpClient, ConfigError> {
     let attempt = config.tokens.as_ref().map_or(Duration::from_secs(2), |t| t.retry.attempt_timeout);
-    HttpClient::new(attempt.min(Duration::from_secs(2)))
+    HttpClient::with_roots(attempt.min(Duration::from_secs(2)), config.tls_roots)
         .map_err(|e| ConfigError::new("OBO_ATTEMPT_TIMEOUT_MS", format!("HTTP client: {e}")))
 }
 

@@ -1,0 +1,134 @@
+//! Figure 5's latencies: tool calls through the whole local stack, timed at a real MCP client in
+//! front of the gateway emulator, one call at a time. Each user's first `crm` call is a cache
+//! miss (token request to the Cognito emulator, which runs the real trigger); the next ones are
+//! hits. `weather` calls (pass-through, no token work in the interceptor) are the floor.
+//!
+//! The interceptor's own handler times (from its log lines) feed the cost model.
+
+use std::time::Instant;
+
+use obo_local::client::{McpClient, call, connect};
+use obo_local::cognito::OBO_CLIENT;
+use obo_local::lambda_host::LambdaFunction;
+use obo_local::stack::Stack;
+use serde_json::{Value, json};
+
+use crate::fixture::{self, Paths, quantile};
+use crate::report::{Figure, Unit};
+
+/// Calls per user after the first (cache hits), and pass-through calls per user.
+const HITS_PER_USER: usize = 19;
+const PASSTHROUGH_PER_USER: usize = 5;
+
+/// Samples in milliseconds, and the interceptor's median handler times.
+#[derive(Debug, Clone, Default)]
+pub struct Latencies {
+    /// First `crm` call of each user (cache miss).
+    pub miss: Vec<f64>,
+    /// The following `crm` calls (cache hits).
+    pub hit: Vec<f64>,
+    /// `weather` calls (pass-through).
+    pub passthrough: Vec<f64>,
+    /// The interceptor's handler time on a miss (median, ms), from its log lines.
+    pub handler_miss_ms: f64,
+    /// The interceptor's handler time on a hit (median, ms).
+    pub handler_hit_ms: f64,
+}
+
+/// One timed call; a JSON-RPC error or a tool error fails the run.
+async fn timed(client: &McpClient, tool: &str, args: Value) -> Result<(f64, Value), String> {
+    let started = Instant::now();
+    let result = client.call_tool(call(tool, args)).await.map_err(|e| format!("{tool}: {e}"))?;
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if result.is_error == Some(true) {
+        return Err(format!("{tool} answered with a tool error"));
+    }
+    Ok((ms, result.structured_content.unwrap_or(Value::Null)))
+}
+
+/// The median `latency_us` (as ms) of the interceptor's "answered" lines since `mark` whose `cache`
+/// is `status`.
+fn handler_ms(function: &LambdaFunction, mark: usize, status: &str) -> f64 {
+    let mut samples: Vec<f64> = function
+        .logs_since(mark)
+        .into_iter()
+        .filter_map(|line| serde_json::from_str::<Value>(&line.text).ok())
+        .filter(|r| r["message"] == "interceptor answered" && r["cache"] == status)
+        .filter_map(|r| r["latency_us"].as_f64())
+        .map(|us| us / 1000.0)
+        .collect();
+    quantile(&mut samples, 0.5)
+}
+
+/// One user's calls: a miss, hits, pass-throughs; checks crm saw this user.
+async fn user_calls(stack: &Stack, username: &str, out: &mut Latencies) -> Result<(), String> {
+    let token = fixture::user_token(stack, username)?;
+    let sub = stack.cognito.config().user(username).map(|u| u.sub.clone()).unwrap_or_default();
+    let client = connect(&stack.gateway_url(), Some(&token)).await.map_err(|e| format!("connect: {e}"))?;
+    for i in 0..=HITS_PER_USER {
+        let (ms, who) = timed(&client, "crm___whoami", json!({})).await?;
+        if who["obo_sub"] != sub.as_str() {
+            return Err(format!("crm acted for {} instead of {username}", who["obo_sub"]));
+        }
+        if i == 0 { out.miss.push(ms) } else { out.hit.push(ms) }
+    }
+    for _ in 0..PASSTHROUGH_PER_USER {
+        out.passthrough.push(timed(&client, "weather___get_forecast", json!({"city": "Lima"})).await?.0);
+    }
+    let _ = client.cancel().await;
+    Ok(())
+}
+
+/// Measures `users` users' calls through a fresh stack, after a warm-up user.
+pub async fn measure(paths: &Paths, users: usize) -> Result<Latencies, String> {
+    let stack = fixture::stack(paths, users).await?;
+    user_calls(&stack, "alice", &mut Latencies::default()).await?;
+    let (mark, before) =
+        (stack.interceptor.log_mark(), stack.cognito.counters().client(OBO_CLIENT).m2m_requests());
+    let mut out = Latencies::default();
+    for i in 1..=users {
+        user_calls(&stack, &fixture::user_name(i), &mut out).await?;
+    }
+    let requests = stack.cognito.counters().client(OBO_CLIENT).m2m_requests() - before;
+    if requests != users as u64 {
+        return Err(format!(
+            "{requests} token requests for {users} users: the misses and hits are not as counted"
+        ));
+    }
+    out.handler_miss_ms = handler_ms(&stack.interceptor, mark, "miss");
+    out.handler_hit_ms = handler_ms(&stack.interceptor, mark, "hit");
+    stack.shutdown().await;
+    Ok(out)
+}
+
+/// The rows: p50 and p99 of hits and misses, each beside the pass-through call.
+pub fn figures(l: &Latencies) -> Vec<Figure> {
+    let q = |s: &[f64], q: f64| quantile(&mut s.to_vec(), q);
+    let row = |id: &str, name: &str, samples: &[f64], p: f64, label: &str| {
+        Figure::new(id, name, q(samples, p), Unit::Millis).floor(label, q(&l.passthrough, p))
+    };
+    vec![
+        row("tool_call_hit_p50_ms", "Tool call via gateway, cache hit p50", &l.hit, 0.5, "pass-through p50").note(format!(
+            "real MCP client → gateway emulator → interceptor (release) → crm, one call at a time; {} hits, \
+             {} misses (one per user: token request + trigger), {} pass-through calls",
+            l.hit.len(),
+            l.miss.len(),
+            l.passthrough.len()
+        )),
+        row("tool_call_hit_p99_ms", "Tool call via gateway, cache hit p99", &l.hit, 0.99, "pass-through p99"),
+        row("tool_call_miss_p50_ms", "Tool call via gateway, cache miss p50", &l.miss, 0.5, "pass-through p50"),
+        row("tool_call_miss_p99_ms", "Tool call via gateway, cache miss p99", &l.miss, 0.99, "pass-through p99"),
+    ]
+}
+
+/// The raw samples' summary.
+pub fn details(l: &Latencies) -> Value {
+    let summary = |s: &[f64]| {
+        json!({"count": s.len(), "p50_ms": quantile(&mut s.to_vec(), 0.5), "p99_ms": quantile(&mut s.to_vec(), 0.99),
+               "max_ms": quantile(&mut s.to_vec(), 1.0)})
+    };
+    json!({
+        "hit": summary(&l.hit), "miss": summary(&l.miss), "passthrough": summary(&l.passthrough),
+        "interceptor_handler_median_ms": {"miss": l.handler_miss_ms, "hit": l.handler_hit_ms},
+    })
+}
