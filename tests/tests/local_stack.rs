@@ -259,3 +259,20 @@ async fn crashes_and_hangs_become_clear_errors_and_the_stack_keeps_serving() {
     let bob = sign_in(&stack, "bob").await;
     assert_eq!(whoami(&client(&stack, &bob).await).await["org_id"], "globex");
 }
+
+#[tokio::test]
+async fn with_the_get_user_lookup_the_trigger_refuses_a_signed_out_user() {
+    // pre-token-lookup (the trigger with the AWS SDK) calls GetUser with the user's token through
+    // the SDK's endpoint override; a signed-out user's token still verifies offline, but not there.
+    let mut opts = options().trigger_var("OBO_USER_LOOKUP", "get-user");
+    opts.trigger_binary = binary("pre-token-lookup");
+    let stack = start(opts).await;
+    let alice = sign_in(&stack, "alice").await;
+    assert_eq!(whoami(&client(&stack, &alice).await).await["org_id"], "acme");
+
+    let bob = sign_in(&stack, "bob").await;
+    assert!(stack.cognito.sign_out("bob"));
+    let refused = call_error(&client(&stack, &bob).await, "crm___whoami").await;
+    assert!(refused.contains("subject_revoked"), "{refused}");
+    assert_eq!(obo_tokens_issued(&stack), 1, "only alice's");
+}
