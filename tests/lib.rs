@@ -5,6 +5,18 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// AWS's documented client_credentials event (`events/pre-token/client-credentials.json`) for
+/// `pool_id`, from the machine client `caller`, carrying `token` as `onBehalfOfToken`.
+pub fn client_credentials_event(pool_id: &str, caller: &str, token: &str) -> serde_json::Value {
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../events/pre-token/client-credentials.json"))
+            .expect("sample event");
+    event["userPoolId"] = pool_id.into();
+    event["callerContext"]["clientId"] = caller.into();
+    event["request"]["clientMetadata"]["onBehalfOfToken"] = token.into();
+    event
+}
+
 /// The workspace root.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()

@@ -46,15 +46,6 @@ async fn emf_lines(function: &LambdaFunction, count: usize) -> Vec<Map<String, V
     panic!("expected {count} EMF lines; the function wrote:\n{}", function.logs().join("\n"))
 }
 
-fn m2m_event(token: &str) -> Value {
-    let mut event: Value =
-        serde_json::from_str(include_str!("../../events/pre-token/client-credentials.json")).unwrap();
-    event["userPoolId"] = json!(POOL);
-    event["callerContext"]["clientId"] = json!("obo-m2m");
-    event["request"]["clientMetadata"]["onBehalfOfToken"] = json!(token);
-    event
-}
-
 #[tokio::test]
 async fn the_trigger_binary_writes_one_emf_line_per_invocation() {
     let key = RsaSigner::generate("k1");
@@ -77,8 +68,14 @@ async fn the_trigger_binary_writes_one_emf_line_per_invocation() {
     let now = now_secs();
     let good = key.sign(&access_claims(&idp.issuer, "user-app", &user, now - 10, 3600));
     let expired = key.sign(&access_claims(&idp.issuer, "user-app", &user, now - 7200, 3600));
-    function.invoke(m2m_event(&good), DEADLINE).await.expect("enriched");
-    function.invoke(m2m_event(&expired), DEADLINE).await.expect_err("subject_expired");
+    function
+        .invoke(obo_e2e::client_credentials_event(POOL, "obo-m2m", &good), DEADLINE)
+        .await
+        .expect("enriched");
+    function
+        .invoke(obo_e2e::client_credentials_event(POOL, "obo-m2m", &expired), DEADLINE)
+        .await
+        .expect_err("subject_expired");
 
     let lines = emf_lines(&function, 2).await;
     assert_eq!(lines.len(), 2, "one line per invocation");

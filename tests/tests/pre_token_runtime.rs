@@ -19,15 +19,6 @@ fn alice() -> User {
     }
 }
 
-fn m2m_event(token: &str) -> Value {
-    let mut event: Value =
-        serde_json::from_str(include_str!("../../events/pre-token/client-credentials.json")).unwrap();
-    event["userPoolId"] = json!(POOL);
-    event["callerContext"]["clientId"] = json!("obo-m2m");
-    event["request"]["clientMetadata"]["onBehalfOfToken"] = json!(token);
-    event
-}
-
 #[tokio::test]
 async fn the_trigger_answers_through_the_runtime_api_and_never_logs_tokens() {
     let key = RsaSigner::generate("k1");
@@ -47,12 +38,18 @@ async fn the_trigger_answers_through_the_runtime_api_and_never_logs_tokens() {
     let good = key.sign(&access_claims(&idp.issuer, "user-app", &alice(), now - 10, 3600));
     let expired = key.sign(&access_claims(&idp.issuer, "user-app", &alice(), now - 7200, 3600));
 
-    let ok: Value = serde_json::from_str(&function.invoke(&m2m_event(&good)).await).unwrap();
+    let ok: Value = serde_json::from_str(
+        &function.invoke(&obo_e2e::client_credentials_event(POOL, "obo-m2m", &good)).await,
+    )
+    .unwrap();
     let added =
         &ok["response"]["claimsAndScopeOverrideDetails"]["accessTokenGeneration"]["claimsToAddOrOverride"];
     assert_eq!(added["obo_sub"], "11111111-aaaa-4aaa-8aaa-111111111111", "{ok}");
 
-    let rejected: Value = serde_json::from_str(&function.invoke(&m2m_event(&expired)).await).unwrap();
+    let rejected: Value = serde_json::from_str(
+        &function.invoke(&obo_e2e::client_credentials_event(POOL, "obo-m2m", &expired)).await,
+    )
+    .unwrap();
     assert_eq!(rejected["errorType"], "subject_expired", "{rejected}");
     assert!(rejected["errorMessage"].as_str().unwrap().starts_with("subject_expired: "), "{rejected}");
 
