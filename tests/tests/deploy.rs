@@ -326,6 +326,18 @@ fn template_builds_the_workspace_lambda_binaries() {
         let binary = metadata["BuildProperties"]["Binary"].as_str();
         let binary = binary.unwrap_or_else(|| panic!("{id}: no Metadata.BuildProperties.Binary"));
         assert!(built.insert(binary.to_owned()), "{id}: binary {binary} is built twice");
+        // `sam build` runs `cargo lambda build --bin <Binary>` in CodeUri: from the workspace root,
+        // cargo would unify every member's features (the AWS SDK of pre-token-lookup would land in
+        // pre-token); from the package's own directory it builds that package alone.
+        let package = packages.values().find(|p| p.bins.iter().any(|b| b == binary));
+        if let Some(package) = package {
+            let code_uri = properties["CodeUri"].as_str().unwrap_or_default();
+            assert_eq!(
+                workspace_root().join(code_uri).canonicalize().ok(),
+                package.dir.canonicalize().ok(),
+                "{id}: CodeUri must be the directory of the package that builds {binary}"
+            );
+        }
     }
     assert_eq!(
         built, expected,
