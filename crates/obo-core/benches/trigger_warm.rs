@@ -7,14 +7,13 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 
-use axum::Router;
-use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use obo_core::clock::system_clock;
 use obo_core::trigger::{Trigger, TriggerConfig};
+use obo_testkit::RsaSigner;
+use obo_testkit::issuer::StaticIssuer;
 use obo_testkit::tokens::{User, access_claims, now_secs};
-use obo_testkit::{RsaSigner, TestServer};
 use serde_json::{Map, Value, json};
 
 const POOL: &str = "us-east-1_BenchPool";
@@ -22,21 +21,9 @@ const POOL: &str = "us-east-1_BenchPool";
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let key = RsaSigner::generate("bench-key");
-    let jwks = obo_testkit::keys::jwks(&[&key]);
     let (server, trigger, token) = rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let issuer = format!("http://{}/{POOL}", listener.local_addr().unwrap());
-        let discovery = json!({"issuer": issuer, "jwks_uri": format!("{issuer}/.well-known/jwks.json")});
-        let router = Router::new()
-            .route(
-                &format!("/{POOL}/.well-known/openid-configuration"),
-                get(move || std::future::ready(axum::Json(discovery.clone()))),
-            )
-            .route(
-                &format!("/{POOL}/.well-known/jwks.json"),
-                get(move || std::future::ready(axum::Json(jwks.clone()))),
-            );
-        let server = TestServer::serve(listener, router);
+        let server = StaticIssuer::start(POOL, &[&key]).await;
+        let issuer = server.issuer.clone();
         let env: HashMap<String, String> = [
             ("OBO_CALLER_CLIENT_IDS", "obo-m2m"),
             ("OBO_SUBJECT_CLIENT_IDS", "user-app"),

@@ -18,22 +18,6 @@ use serde_json::json;
 
 const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:obo-AbCdEf";
 
-async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    let credentials = aws_sdk_secretsmanager::config::Credentials::new(
-        "AKIDLOCALTEST",
-        "local-test-key",
-        None,
-        None,
-        "test",
-    );
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(credentials)
-        .load()
-        .await
-}
-
 async fn build(
     env: &HashMap<String, String>,
     aws: &FakeAws,
@@ -48,7 +32,7 @@ async fn build_with_clock(
 ) -> Result<Interceptor, obo_core::env::ConfigError> {
     let config = InterceptorConfig::from_env(env)?;
     let clock: SharedClock = clock;
-    Interceptor::with_sdk_config(config, &sdk_config(&aws.url()).await, clock).await
+    Interceptor::with_sdk_config(config, &aws.sdk_config().await, clock).await
 }
 
 fn without_literal(idp: &FakeIdp, extra: &[(&str, &str)]) -> HashMap<String, String> {

@@ -407,19 +407,7 @@ mod sdk {
         ] {
             env.insert(k.to_owned(), v.to_owned());
         }
-        let credentials = aws_sdk_secretsmanager::config::Credentials::new(
-            "AKIDLOCALTEST",
-            "local-test-key",
-            None,
-            None,
-            "test",
-        );
-        let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(aws.url())
-            .credentials_provider(credentials)
-            .load()
-            .await;
+        let sdk = aws.sdk_config().await;
         let clock: SharedClock = ManualClock::at_secs(obo_testkit::tokens::now_secs());
         let config = InterceptorConfig::from_env(&env).unwrap();
         let lines = Arc::new(Lines::default());
