@@ -6,6 +6,7 @@
 #![cfg(feature = "token-client")]
 
 mod interceptor_support;
+mod sdk_support;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ async fn build_with_clock(
 ) -> Result<Interceptor, obo_core::env::ConfigError> {
     let config = InterceptorConfig::from_env(env)?;
     let clock: SharedClock = clock;
-    Interceptor::with_sdk_config(config, &aws.sdk_config().await, clock).await
+    Interceptor::with_sdk_config(config, &sdk_support::sdk_config(&aws.url()).await, clock).await
 }
 
 fn without_literal(idp: &FakeIdp, extra: &[(&str, &str)]) -> HashMap<String, String> {

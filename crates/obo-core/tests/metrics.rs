@@ -6,6 +6,8 @@
 
 mod common;
 mod interceptor_support;
+#[cfg(feature = "token-client")]
+mod sdk_support;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -407,7 +409,7 @@ mod sdk {
         ] {
             env.insert(k.to_owned(), v.to_owned());
         }
-        let sdk = aws.sdk_config().await;
+        let sdk = super::sdk_support::sdk_config(&aws.url()).await;
         let clock: SharedClock = ManualClock::at_secs(obo_testkit::tokens::now_secs());
         let config = InterceptorConfig::from_env(&env).unwrap();
         let lines = Arc::new(Lines::default());

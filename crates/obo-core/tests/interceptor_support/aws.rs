@@ -112,25 +112,6 @@ async fn dispatch(State(s): State<Arc<AwsState>>, headers: HeaderMap, body: Stri
 }
 
 impl FakeAws {
-    /// An AWS SDK configuration that reaches this stand-in for every service, with fake
-    /// credentials (nothing leaves loopback).
-    #[cfg(feature = "token-client")]
-    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        let credentials = aws_sdk_secretsmanager::config::Credentials::new(
-            "AKIDLOCALTEST",
-            "local-test-key",
-            None,
-            None,
-            "test",
-        );
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(self.url())
-            .credentials_provider(credentials)
-            .load()
-            .await
-    }
-
     pub async fn start(secret_string: &str, pool_client_secret: &str) -> Self {
         let state = Arc::new(AwsState {
             secret_string: Mutex::new(secret_string.to_owned()),
