@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::controls::{Operation, PoolEvent};
 use super::keys::{TokenKind, TokenProblem};
-use super::pool::{IssuedToken, Pool, PoolError, secret_matches};
+use super::pool::{IssuedToken, Pool, PoolError};
 use super::tokens;
 
 /// What a token-exchange request carries.
@@ -49,14 +49,7 @@ impl Pool {
         event: &mut PoolEvent,
         claims_out: &mut Map<String, Value>,
     ) -> Result<IssuedToken, PoolError> {
-        if let Some(status) = self.controls.take_token_failure() {
-            return Err(PoolError::Injected(status));
-        }
-        let client = self
-            .config
-            .client(request.client_id)
-            .filter(|c| secret_matches(c, request.secret))
-            .ok_or(PoolError::InvalidClient)?;
+        let client = self.authenticate_client(request.client_id, request.secret)?;
         let flow = match request.actor_token {
             Some(_) => "ALLOW_TOKEN_EXCHANGE_DELEGATION",
             None => "ALLOW_TOKEN_EXCHANGE_IMPERSONATION",

@@ -111,6 +111,19 @@ fn metadata_keys(metadata: &Option<Map<String, Value>>) -> Vec<String> {
 }
 
 impl Pool {
+    /// The token endpoint's first steps for any grant: an injected failure if one is queued, then
+    /// the app client authenticated by its secret (`invalid_client` otherwise).
+    pub(super) fn authenticate_client(
+        &self,
+        client_id: &str,
+        secret: Option<&str>,
+    ) -> Result<&AppClient, PoolError> {
+        if let Some(status) = self.controls.take_token_failure() {
+            return Err(PoolError::Injected(status));
+        }
+        self.config.client(client_id).filter(|c| secret_matches(c, secret)).ok_or(PoolError::InvalidClient)
+    }
+
     pub(crate) fn new(config: PoolConfig, base_url: &str) -> Self {
         let issuer = format!("{base_url}/{}", config.pool_id);
         Self {
@@ -223,14 +236,10 @@ impl Pool {
         event: &mut PoolEvent,
         claims: &mut Map<String, Value>,
     ) -> Result<IssuedToken, PoolError> {
-        if let Some(status) = self.controls.take_token_failure() {
-            return Err(PoolError::Injected(status));
+        let client = self.authenticate_client(request.client_id, request.secret)?;
+        if client.secret.is_none() {
+            return Err(PoolError::InvalidClient);
         }
-        let client = self
-            .config
-            .client(request.client_id)
-            .filter(|c| c.secret.is_some() && secret_matches(c, request.secret))
-            .ok_or(PoolError::InvalidClient)?;
         if operation == Operation::GetClientToken {
             if client.explicit_auth_flows != ["ALLOW_CLIENT_TOKEN_AUTH"] {
                 return Err(PoolError::UnauthorizedClient(
