@@ -2,20 +2,14 @@
 //! latency, and never a token, any part of one, the client secret, or a caller-chosen target name.
 
 mod interceptor_support;
+mod trace_logs;
 
 use interceptor_support::*;
 use serde_json::{Value, json};
 
 #[tokio::test]
 async fn no_token_or_secret_reaches_the_logs_at_trace() {
-    // This test binary holds this one test, so setting the process environment is safe here.
-    unsafe {
-        std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "TRACE");
-        std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON");
-    }
-    let capture = obo_testkit::capture::Capture::default();
-    let writer = capture.clone();
-    obo_core::logging::init_with_writer(move || writer.clone());
+    let capture = trace_logs::capture_json_at_trace();
 
     let idp = FakeIdp::start().await;
     let (interceptor, clock) = idp.interceptor(&[]).await;

@@ -2,19 +2,13 @@
 //! and never a token or any part of one.
 
 mod common;
+mod trace_logs;
 
 use common::*;
 
 #[tokio::test]
 async fn no_token_reaches_the_logs_at_trace() {
-    // This test binary holds this one test, so setting the process environment is safe here.
-    unsafe {
-        std::env::set_var("AWS_LAMBDA_LOG_LEVEL", "TRACE");
-        std::env::set_var("AWS_LAMBDA_LOG_FORMAT", "JSON");
-    }
-    let capture = obo_testkit::capture::Capture::default();
-    let writer = capture.clone();
-    obo_core::logging::init_with_writer(move || writer.clone());
+    let capture = trace_logs::capture_json_at_trace();
 
     let idp = Idp::start().await;
     let (trigger, _clock) = idp.trigger().await;
