@@ -6,13 +6,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// AWS's documented client_credentials event (`events/pre-token/client-credentials.json`) for
-/// `pool_id`, from the machine client `caller`, carrying `token` as `onBehalfOfToken`.
+/// `pool_id`, from the machine client `caller`, carrying `token` as `onBehalfOfToken`, asking for
+/// one target's scope (the sample's two scopes would be refused as a multi-target token).
 pub fn client_credentials_event(pool_id: &str, caller: &str, token: &str) -> serde_json::Value {
     let mut event: serde_json::Value =
         serde_json::from_str(include_str!("../events/pre-token/client-credentials.json"))
             .expect("sample event");
     event["userPoolId"] = pool_id.into();
     event["callerContext"]["clientId"] = caller.into();
+    event["request"]["scopes"] = serde_json::json!(["cognito-obo/crm"]);
     event["request"]["clientMetadata"]["onBehalfOfToken"] = token.into();
     event
 }

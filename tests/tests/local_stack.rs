@@ -8,7 +8,7 @@ use std::time::Duration;
 use obo_e2e::binary;
 use obo_local::client::{McpClient, call, connect};
 use obo_local::cognito::{MintOptions, OBO_CLIENT, OTHER_USER_CLIENT, TriggerErrorForm, USER_CLIENT};
-use obo_local::stack::{Stack, StackOptions};
+use obo_local::stack::{Stack, StackOptions, target_scope};
 use serde_json::{Value, json};
 
 fn options() -> StackOptions {
@@ -20,7 +20,7 @@ async fn start(options: StackOptions) -> Stack {
 }
 
 async fn sign_in(stack: &Stack, username: &str) -> String {
-    let password = stack.cognito.config().user(username).expect("user").password.clone();
+    let password = stack.cognito.user(username).expect("user").password.clone();
     let tokens = stack.cognito.sign_in(USER_CLIENT, username, password.expose()).await.expect("sign in");
     tokens.access_token
 }
@@ -275,4 +275,99 @@ async fn with_the_get_user_lookup_the_trigger_refuses_a_signed_out_user() {
     let refused = call_error(&client(&stack, &bob).await, "crm___whoami").await;
     assert!(refused.contains("subject_revoked"), "{refused}");
     assert_eq!(obo_tokens_issued(&stack), 1, "only alice's");
+}
+
+/// What whoever holds the on-behalf-of client's secret can ask Cognito directly: a
+/// client_credentials token carrying `user_token`, with `scope` (`None`: the parameter left out,
+/// so Cognito grants every scope of the client). The HTTP status and the error description.
+async fn direct_obo_request(stack: &Stack, user_token: &str, scope: Option<&str>) -> (u16, String) {
+    let secret = stack.cognito.client_secret(OBO_CLIENT).expect("OBO client secret").expose().to_owned();
+    let metadata = json!({"onBehalfOfToken": user_token}).to_string();
+    let mut form = vec![("grant_type", "client_credentials"), ("aws_client_metadata", metadata.as_str())];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    let response = reqwest::Client::new()
+        .post(stack.cognito.token_endpoint())
+        .basic_auth(OBO_CLIENT, Some(secret))
+        .form(&form)
+        .send()
+        .await
+        .expect("token endpoint");
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    (status, body["error_description"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test]
+async fn an_obo_token_is_for_one_target_whoever_asks_for_it() {
+    // The on-behalf-of client may also ask for weather's scope (a pool where one machine client
+    // serves several targets): the trigger's scope groups, fed from the same OBO_TARGETS value as
+    // the interceptor, are what keeps each token to one target. Layer: the trigger.
+    let mut opts = options();
+    let obo = opts.pool.clients.iter_mut().find(|c| c.client_id == OBO_CLIENT).expect("OBO client");
+    obo.allowed_oauth_scopes.push(target_scope("weather"));
+    let stack = start(opts).await;
+    let alice = sign_in(&stack, "alice").await;
+    let (crm, weather) = (target_scope("crm"), target_scope("weather"));
+    let both = format!("{crm} {weather}");
+    for (case, scope) in
+        [("no scope: Cognito grants all of the client's", None), ("two targets' scopes", Some(&*both))]
+    {
+        let (status, description) = direct_obo_request(&stack, &alice, scope).await;
+        assert_eq!(status, 400, "{case}");
+        assert!(description.contains("scope_not_allowed"), "{case}: {description}");
+    }
+    assert_eq!(obo_tokens_issued(&stack), 0, "no multi-target token was minted");
+    let (status, _) = direct_obo_request(&stack, &alice, Some(&weather)).await;
+    assert_eq!(status, 400, "weather is no on-behalf-of target: its scope is in no group");
+    let (status, description) = direct_obo_request(&stack, &alice, Some(&crm)).await;
+    assert_eq!(status, 200, "one target's scope: {description}");
+
+    // Through the gateway, crm still works; then Cognito sends an event without `scopes` (as some
+    // of AWS's sample events are): refused, never read as "any scope".
+    assert_eq!(whoami(&client(&stack, &alice).await).await["org_id"], "acme");
+    stack.cognito.set_trigger_scopes_omitted(true);
+    let bob = sign_in(&stack, "bob").await;
+    let refused = call_error(&client(&stack, &bob).await, "crm___whoami").await;
+    assert!(refused.contains("scope_not_allowed"), "{refused}");
+    stack.cognito.set_trigger_scopes_omitted(false);
+    let bob = sign_in(&stack, "bob").await;
+    assert_eq!(whoami(&client(&stack, &bob).await).await["org_id"], "globex");
+}
+
+#[tokio::test]
+async fn with_the_admin_get_user_lookup_a_reused_user_name_is_not_the_old_users() {
+    // alice's token outlives alice: she is deleted and her user name given to someone of another
+    // organisation. AdminGetUser(username) now finds the new user; the trigger compares `sub`
+    // and refuses (layer: trigger, seen through Cognito and the interceptor).
+    let mut opts = options()
+        .trigger_var("OBO_USER_LOOKUP", "admin-get-user")
+        .trigger_var("OBO_CLAIM_MAP", "org_id=@custom:org_id");
+    opts.trigger_binary = binary("pre-token-lookup");
+    let stack = start(opts).await;
+    let old = sign_in(&stack, "alice").await;
+    let mut newcomer = stack.cognito.user("alice").expect("alice");
+    assert!(stack.cognito.delete_user("alice"));
+    newcomer.sub = "0e3c0e3c-0000-4000-8000-0000000e3c0e".into();
+    newcomer.attributes.insert("custom:org_id".into(), "globex".into());
+    newcomer.groups.clear();
+    stack.cognito.create_user(newcomer).expect("the name is free again");
+
+    let refused = call_error(&client(&stack, &old).await, "crm___whoami").await;
+    assert!(refused.contains("subject_revoked"), "{refused}");
+    assert_eq!(obo_tokens_issued(&stack), 0, "the old token got nobody's attributes");
+    // The new alice is served as herself, in her own organisation.
+    let new = sign_in(&stack, "alice").await;
+    let who = whoami(&client(&stack, &new).await).await;
+    assert_eq!(
+        (who["obo_sub"].as_str(), who["org_id"].as_str()),
+        (Some("0e3c0e3c-0000-4000-8000-0000000e3c0e"), Some("globex"))
+    );
+
+    // A deleted user whose name nobody took: not found, subject_revoked too.
+    let bob = sign_in(&stack, "bob").await;
+    assert!(stack.cognito.delete_user("bob"));
+    let refused = call_error(&client(&stack, &bob).await, "crm___whoami").await;
+    assert!(refused.contains("subject_revoked"), "{refused}");
 }

@@ -3,7 +3,8 @@
 //! of an uncached design and of ideal caches.
 //!
 //! Lifetime rules (the interceptor's): a minted token is served until
-//! `min(its expiry, the user token's expiry) − skew`, never after; a user token past its expiry
+//! `min(its expiry, the user token's expiry) − skew` or for the cache's max age, whichever ends
+//! first, never after; a user token past its expiry
 //! is refused, so its user signs in again (a new token, hence new cache keys).
 //!
 //! Ideal: the fewest exchanges any cache with those rules could make. An exchange at call time
@@ -125,7 +126,10 @@ pub fn replay(workload: &Workload, settings: CacheSettings, calls: &[Call]) -> O
             continue;
         }
         out.obo_calls += 1;
-        let until = (now + workload.m2m_token_ms).min(session.expires_ms).saturating_sub(settings.skew_ms);
+        let until = (now + workload.m2m_token_ms)
+            .min(session.expires_ms)
+            .saturating_sub(settings.skew_ms)
+            .min(now + settings.max_age_ms);
         per_environment.call((call.environment, call.user, session.number, call.target), now, until);
         one_for_all.call((0, call.user, session.number, call.target), now, until);
         let cache = &caches[call.environment as usize];
@@ -176,12 +180,12 @@ mod tests {
     fn bookkeeping_by_hand() {
         let w = Workload { users: 2, environments: 2, ..Workload::DAY };
         let calls = [
-            call(0, 0, 0, 0),  // exchange (valid until 14 min)
+            call(0, 0, 0, 0),  // exchange (valid until 10 min: the max age)
             call(5, 0, 0, 0),  // hit
             call(5, 0, 0, 1),  // other environment: exchange (shared ideal: hit)
             call(6, 0, 3, 0),  // passthrough target: no exchange
-            call(14, 0, 0, 0), // at the end of 15 min − skew: exchange
-            call(59, 0, 0, 0), // past 28 min: exchange; the user's token expires at 60 min, so
+            call(14, 0, 0, 0), // past the max age: exchange (valid until 24 min)
+            call(59, 0, 0, 0), // past 24 min: exchange; the user's token expires at 60 min, so
             //                    this token would be served until 59 min: not cached at all
             call(59, 0, 0, 0), // exchange again
             call(61, 0, 0, 0), // new sign-in, new key: exchange

@@ -52,6 +52,8 @@ fn bench(c: &mut Criterion) {
         serde_json::from_str(include_str!("../../../events/pre-token/client-credentials.json")).unwrap();
     event["userPoolId"] = json!(POOL);
     event["callerContext"]["clientId"] = json!("obo-m2m");
+    // One target's scope: the sample's two scopes would be refused as a multi-target token.
+    event["request"]["scopes"] = json!(["cognito-obo/crm"]);
     event["request"]["clientMetadata"]["onBehalfOfToken"] = json!(token);
     let event_json = serde_json::to_vec(&event).unwrap();
     // Sanity: the handler really enriches.

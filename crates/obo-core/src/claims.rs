@@ -25,6 +25,9 @@ pub const DEFAULT_OBO_CLAIMS: &[(&str, &str)] = &[
 /// The claim the interceptor checks in every minted token.
 pub const OBO_SUB: &str = "obo_sub";
 
+/// The prefix of the on-behalf-of claims: never in a user's own token (`OBO_USER_CLAIM_MAP`).
+pub const OBO_PREFIX: &str = "obo_";
+
 /// Claims no pre-token trigger may add, change or suppress (besides every `cognito:` claim).
 pub const RESERVED_CLAIMS: &[&str] = &[
     "sub",
@@ -161,6 +164,12 @@ impl ClaimMap {
                 .ok_or_else(|| format!("entry {entry:?} is not `target=source` or `-target`"))?;
             let target = target.trim();
             check_target(target)?;
+            if !obo && target.starts_with(OBO_PREFIX) {
+                return Err(format!(
+                    "claim `{target}` is reserved for on-behalf-of tokens: in a user's own token it would \
+                     lock the user out (subject_already_delegated) and make targets take it for a delegation"
+                ));
+            }
             if obo && target == OBO_SUB {
                 return Err("`obo_sub` always comes from the subject's `sub`".into());
             }
@@ -261,6 +270,18 @@ mod tests {
             json!({"obo_sub": "u1", "obo_username": "alice", "obo_client_id": "c", "obo_iss": "i", "obo_exp": 10,
                 "obo_jti": "o", "obo_groups": ["a", "b"], "org_id": "acme"})
         );
+    }
+
+    #[test]
+    fn user_maps_refuse_delegation_and_reserved_claims() {
+        for bad in
+            ["obo_sub=custom:x", "obo_org=custom:org_id", "obo_=x", "sub=x", "cognito:groups=x", "scope=x"]
+        {
+            assert!(ClaimMap::user(bad).is_err(), "{bad}");
+        }
+        // The template's defaults: org_id in both maps.
+        assert!(ClaimMap::user("org_id=custom:org_id").is_ok());
+        assert!(ClaimMap::obo("org_id=org_id").is_ok());
     }
 
     #[test]

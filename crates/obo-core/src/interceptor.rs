@@ -17,7 +17,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-pub use config::{ActorSettings, InterceptorConfig, TokenSettings, TransportSetting, is_pool_id};
+pub use config::{
+    ActorSettings, DEFAULT_CACHE_MAX_AGE_SECONDS, InterceptorConfig, TokenSettings, TransportSetting,
+    is_pool_id,
+};
 pub use mint::Secrets;
 
 use crate::clock::SharedClock;

@@ -4,7 +4,8 @@
 //!
 //! - [`trigger`]: the Cognito pre-token-generation V3 trigger's logic.
 //! - [`verify`], [`jwks`], [`jwt`], [`issuer`]: subject-token verification.
-//! - [`claims`]: which claims the minted token carries.
+//! - [`claims`]: which claims the minted token carries; [`scope_groups`]: which scopes one
+//!   on-behalf-of token may carry.
 //! - [`pretoken`]: Cognito trigger event types.
 //! - [`reason`]: the stable reason codes every rejection carries.
 //! - [`interceptor`]: the AgentCore Gateway REQUEST interceptor's logic, on top of
@@ -29,6 +30,7 @@ pub mod metrics;
 pub mod pretoken;
 pub mod reason;
 pub mod runtime_api;
+pub mod scope_groups;
 pub mod secret;
 pub mod targets;
 pub mod token_cache;

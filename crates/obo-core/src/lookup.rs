@@ -3,6 +3,10 @@
 //!   users and reading attributes access tokens lack (`custom:org_id`, …);
 //! - `get-user`: `GetUser` with the subject token itself, which also catches revoked tokens.
 //!
+//! Either way the user found must be the token's: its `sub` must equal the token's `sub`
+//! (`subject_revoked` otherwise). A user name can be given to someone else once its user is
+//! deleted, and a deleted user's token must not pick up the new holder's attributes.
+//!
 //! The pool comes from the subject's issuer, the region from the pool id. Endpoint overrides
 //! (`AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER`) work through the SDK's own configuration.
 
@@ -92,7 +96,7 @@ impl UserLookup {
                         "the user is disabled or not confirmed",
                     ));
                 }
-                Ok(to_map(out.user_attributes()))
+                same_user(subject, to_map(out.user_attributes()))
             }
             LookupMode::GetUser => {
                 let out = client.get_user().access_token(token).send().await.map_err(|e| {
@@ -114,7 +118,7 @@ impl UserLookup {
                         _ => unavailable("GetUser"),
                     }
                 })?;
-                Ok(to_map(out.user_attributes()))
+                same_user(subject, to_map(out.user_attributes()))
             }
         }
     }
@@ -129,6 +133,20 @@ impl UserLookup {
         let client = cognito::Client::from_conf(conf);
         self.clients.write().unwrap_or_else(|e| e.into_inner()).insert(region.to_owned(), client.clone());
         client
+    }
+}
+
+/// The looked-up attributes, if they belong to the token's user (same `sub`).
+fn same_user(
+    subject: &VerifiedSubject,
+    attributes: Map<String, Value>,
+) -> Result<Map<String, Value>, Rejection> {
+    match attributes.get("sub") {
+        Some(Value::String(sub)) if sub == subject.sub() => Ok(attributes),
+        _ => Err(Rejection::new(
+            ReasonCode::SubjectRevoked,
+            "the user the token names no longer exists (its user name now belongs to another user)",
+        )),
     }
 }
 

@@ -62,6 +62,9 @@ pub enum ReasonCode {
     OboClaimsMissing,
     /// The claims to add exceed the configured size cap.
     ClaimsTooLarge,
+    /// The token request's scopes are not all inside one target's scope group (an on-behalf-of
+    /// token is for one target), or it names no scope.
+    ScopeNotAllowed,
     /// A token presented to a target was not minted for it: a user's own token (sent past the
     /// gateway), or a machine token without the target's scope.
     TokenNotForTarget,
@@ -105,6 +108,7 @@ impl ReasonCode {
         Self::OboDenied,
         Self::OboClaimsMissing,
         Self::ClaimsTooLarge,
+        Self::ScopeNotAllowed,
         Self::TokenNotForTarget,
         Self::TargetDenied,
         Self::TargetUnlisted,
@@ -142,6 +146,7 @@ impl ReasonCode {
             Self::OboDenied => "obo_denied",
             Self::OboClaimsMissing => "obo_claims_missing",
             Self::ClaimsTooLarge => "claims_too_large",
+            Self::ScopeNotAllowed => "scope_not_allowed",
             Self::TokenNotForTarget => "token_not_for_target",
             Self::TargetDenied => "target_denied",
             Self::TargetUnlisted => "target_unlisted",
@@ -181,6 +186,7 @@ impl ReasonCode {
             | Self::SubjectClientNotAllowed
             | Self::SubjectUserDisabled
             | Self::OboDenied
+            | Self::ScopeNotAllowed
             | Self::TargetDenied
             | Self::TargetUnlisted => 403,
             Self::JwksUnavailable | Self::IdpUnavailable | Self::IdpThrottled => 503,

@@ -133,6 +133,9 @@ pub struct CacheSettings {
     pub max_entries: NonZeroUsize,
     /// Subtracted from the expiry so that no token is served just before it expires.
     pub skew_ms: u64,
+    /// The longest a token is served from the cache after it was minted, whatever its expiry:
+    /// the bound on how long a revoked user's token keeps working through this cache.
+    pub max_age_ms: u64,
     /// How long a failure is served from the cache; 0 disables failure caching.
     pub failure_ttl_ms: u64,
 }
@@ -202,11 +205,16 @@ impl TokenCache {
         found
     }
 
-    /// Stores a minted token for at most `min(token expiry, user expiry) − skew`; returns it
-    /// with the time it stops being served (0, and not stored, when that is already past).
+    /// Stores a minted token until `min(token expiry, user expiry) − skew` or `now + max age`,
+    /// whichever comes first; returns it with the time it stops being served (0, and not stored,
+    /// when that is already past).
     pub fn store_token(&self, key: CacheKey, minted: Minted, user_expires_at_ms: u64) -> Arc<CachedToken> {
         let now = self.clock.now_millis();
-        let until = minted.expires_at_ms.min(user_expires_at_ms).saturating_sub(self.settings.skew_ms);
+        let until = minted
+            .expires_at_ms
+            .min(user_expires_at_ms)
+            .saturating_sub(self.settings.skew_ms)
+            .min(now.saturating_add(self.settings.max_age_ms));
         let cacheable = until > now;
         let token =
             Arc::new(CachedToken { token: minted.token, valid_until_ms: if cacheable { until } else { 0 } });
@@ -298,6 +306,7 @@ mod tests {
         let settings = CacheSettings {
             max_entries: NonZeroUsize::new(max).unwrap(),
             skew_ms: 60_000,
+            max_age_ms: 600_000,
             failure_ttl_ms: 5_000,
         };
         TokenCache::new(settings, clock.clone())
@@ -336,6 +345,24 @@ mod tests {
         // Within the skew already: returned but not stored.
         let t = c.store_token(key("v"), minted(4_600_000), clock.now_millis() + 30_000);
         assert_eq!(t.valid_until_ms, 0);
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn max_age_caps_a_long_lived_token() {
+        let clock = ManualClock::at_secs(1_000);
+        let c = cache(&clock, 10);
+        // Token and user token valid an hour: served for the max age (600 s), not 3540 s.
+        let t = c.store_token(key("u"), minted(4_600_000), 4_600_000);
+        assert_eq!(t.valid_until_ms, 1_600_000);
+        clock.advance_secs(599);
+        assert!(matches!(c.lookup(&key("u")), Lookup::Hit(_)));
+        clock.advance_secs(1);
+        assert!(matches!(c.lookup(&key("u")), Lookup::Miss));
+        // A max age of 0 turns token caching off.
+        let off = CacheSettings { max_age_ms: 0, ..c.settings() };
+        let c = TokenCache::new(off, clock.clone());
+        assert_eq!(c.store_token(key("v"), minted(9_000_000), 9_000_000).valid_until_ms, 0);
         assert!(c.is_empty());
     }
 

@@ -2,6 +2,8 @@
 //!
 //! - `TokenGeneration_ClientCredentials` from an allowed caller with `onBehalfOfToken`: verify
 //!   the user's token, then add the mapped user and organization claims to the access token.
+//!   Its scopes must all lie in one scope group (`OBO_SCOPE_GROUPS`; unset: exactly one scope),
+//!   else `scope_not_allowed`: an on-behalf-of token is for one target.
 //! - from an allowed caller without it: `subject_missing` (unless `OBO_REQUIRE_SUBJECT=false`).
 //! - from any other caller with it: `caller_not_allowed`; without it: unchanged.
 //! - every other trigger source is a user flow: never failed for metadata, `onBehalfOfToken`
@@ -22,6 +24,7 @@ use crate::jwks::{KeyStore, KeyStoreSettings};
 use crate::metrics::{Function, Metrics, MetricsSettings, MetricsSink, Record};
 use crate::pretoken::{ON_BEHALF_OF_TOKEN, PreTokenEvent, PreTokenResponse};
 use crate::reason::{ReasonCode, Rejection};
+use crate::scope_groups::ScopeGroups;
 use crate::verify::{EventPool, IssuerPolicy, SubjectVerifier, TokenUse, VerifiedSubject, VerifierSettings};
 
 /// Which Cognito user lookup the trigger makes, if any.
@@ -50,6 +53,8 @@ pub struct TriggerConfig {
     pub claim_map: ClaimMap,
     /// Claims added to users' own access tokens (`OBO_USER_CLAIM_MAP`).
     pub user_claim_map: ClaimMap,
+    /// Which scopes one on-behalf-of token may carry (`OBO_SCOPE_GROUPS`).
+    pub scope_groups: ScopeGroups,
     /// Cap on the added claims' JSON size (`OBO_MAX_ADDED_CLAIMS_BYTES`).
     pub max_added_claims_bytes: usize,
     /// The user lookup (`OBO_USER_LOOKUP`).
@@ -117,12 +122,15 @@ impl TriggerConfig {
         }
         let user_claim_map = ClaimMap::user(&env.string("OBO_USER_CLAIM_MAP").unwrap_or_default())
             .map_err(|e| ConfigError::new("OBO_USER_CLAIM_MAP", e))?;
+        let scope_groups = ScopeGroups::parse(&env.string("OBO_SCOPE_GROUPS").unwrap_or_default())
+            .map_err(|e| ConfigError::new("OBO_SCOPE_GROUPS", e))?;
         Ok(Self {
             require_subject: env.bool("OBO_REQUIRE_SUBJECT", true)?,
             verifier,
             keys: KeyStoreSettings::from_env(&env)?,
             claim_map,
             user_claim_map,
+            scope_groups,
             max_added_claims_bytes: env.number("OBO_MAX_ADDED_CLAIMS_BYTES", 2048, 256, 3072)?,
             user_lookup,
             caller_client_ids,
@@ -319,6 +327,7 @@ impl Trigger {
                 ));
             }
         };
+        self.config.scope_groups.check(event.request.scopes.as_deref())?;
         let pool = EventPool { region: &event.region, user_pool_id: &event.user_pool_id };
         let subject = self.verifier.verify(token, Some(pool)).await?;
         outcome.sub = Some(subject.sub().to_owned());

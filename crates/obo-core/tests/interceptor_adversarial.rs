@@ -174,6 +174,30 @@ async fn minted_tokens_of_nobody_or_of_another_user_are_never_forwarded() {
 }
 
 #[tokio::test]
+async fn minted_tokens_for_more_or_less_than_this_target_or_of_another_client_are_never_forwarded() {
+    let idp = FakeIdp::start().await;
+    let targets = r#"{"crm": {"mode": "obo", "scopes": ["cognito-obo/crm", "cognito-obo/crm.write"]}}"#;
+    let (interceptor, _clock) =
+        idp.interceptor(&[("OBO_TARGETS", targets), ("OBO_FAILURE_CACHE_SECONDS", "0")]).await;
+    let user = idp.user_token(&new_sub(), 3600);
+    // Each reason the minted token is not for this target alone: obo_claims_missing, no token out.
+    for (case, reply) in [
+        ("a scope more than asked (another target's)", Reply::ExtraScope),
+        ("a scope fewer than asked", Reply::MissingScope),
+        ("another client_id than OBO_CLIENT_ID", Reply::OtherClientId),
+    ] {
+        idp.script([reply]);
+        let out = run(&interceptor, call_as("crm___x", &user), &user).await;
+        assert_eq!(short_circuit(&out), Some((500, "obo_claims_missing".into(), false)), "{case}: {out}");
+        assert!(forwarded_token(&out).is_none(), "{case}");
+    }
+    // The same scopes in another order are the same set.
+    let out = run(&interceptor, call_as("crm___x", &user), &user).await;
+    let claims = claims_of(&forwarded_token(&out).expect("a token for exactly crm's scopes"));
+    assert_eq!(claims["scope"], "cognito-obo/crm cognito-obo/crm.write");
+}
+
+#[tokio::test]
 async fn user_tokens_without_sub_or_exp_are_refused_before_any_request() {
     let idp = FakeIdp::start().await;
     let (interceptor, _clock) = idp.interceptor(&[]).await;

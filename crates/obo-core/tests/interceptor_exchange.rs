@@ -74,6 +74,29 @@ async fn an_exchanged_token_for_another_subject_is_refused() {
 }
 
 #[tokio::test]
+async fn an_exchanged_token_without_the_audience_or_scopes_asked_for_is_refused() {
+    let idp = FakeIdp::start().await;
+    let interceptor = exchange_interceptor(&idp).await;
+    // With nothing wrong, the token passes (and the actor token is cached for what follows).
+    let user = idp.user_token(&new_sub(), 3600);
+    let out = interceptor.handle(call_as("docs___search", &user)).await;
+    assert_eq!(claims_of(&forwarded_token(&out).expect("docs"))["aud"], "docs-api");
+    // Each reason is obo_claims_missing, and nothing is forwarded.
+    for (case, target, reply) in [
+        ("aud ignored (audience and scopes asked)", "docs___search", Reply::IgnoreAudience),
+        ("aud ignored (audience only asked)", "wiki___page", Reply::IgnoreAudience),
+        ("a broader scope than asked", "docs___search", Reply::ExtraScope),
+        ("a narrower scope than asked", "docs___search", Reply::MissingScope),
+    ] {
+        let user = idp.user_token(&new_sub(), 3600);
+        idp.script([reply]);
+        let out = interceptor.handle(call_as(target, &user)).await;
+        assert_eq!(short_circuit(&out), Some((500, "obo_claims_missing".into(), false)), "{case}: {out}");
+        assert!(forwarded_token(&out).is_none(), "{case}");
+    }
+}
+
+#[tokio::test]
 async fn verify_inbound_stops_forged_tokens_before_the_identity_provider() {
     let idp = FakeIdp::start().await;
     let extra = [

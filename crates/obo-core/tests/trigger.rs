@@ -29,6 +29,18 @@ fn base64_decode(s: &str) -> Vec<u8> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
 }
 
+/// An allowed caller's event with `token` and the given `request.scopes` (`None`: no field).
+fn with_scopes(scopes: Option<Value>, token: &str) -> Value {
+    let mut event = m2m_event(OBO_CLIENT, Some(token));
+    match scopes {
+        Some(scopes) => event["request"]["scopes"] = scopes,
+        None => {
+            event["request"].as_object_mut().unwrap().remove("scopes");
+        }
+    }
+    event
+}
+
 /// Asserts a rejection with `reason` and that nothing at all was emitted.
 async fn assert_rejected(trigger: &obo_core::trigger::Trigger, event: Value, reason: ReasonCode, case: &str) {
     match trigger.handle(event).await {
@@ -267,6 +279,29 @@ async fn adversarial_subject_tokens_and_events_are_rejected() {
             ReasonCode::CallerNotAllowed,
         ),
         ("an M2M event without a caller", m2m_event("", Some(&idp.sign_access(&good))), ReasonCode::BadEvent),
+        (
+            "scopes of two targets (AWS's sample event as it is)",
+            {
+                let mut e = m2m_event(OBO_CLIENT, Some(&idp.sign_access(&good)));
+                e["request"]["scopes"] =
+                    json!(["resourceServerIdentifier1/scope1", "resourceServerIdentifier2/scope2"]);
+                e
+            },
+            ReasonCode::ScopeNotAllowed,
+        ),
+        ("no scopes field", with_scopes(None, &idp.sign_access(&good)), ReasonCode::ScopeNotAllowed),
+        ("scopes null", with_scopes(Some(Value::Null), &idp.sign_access(&good)), ReasonCode::ScopeNotAllowed),
+        ("scopes empty", with_scopes(Some(json!([])), &idp.sign_access(&good)), ReasonCode::ScopeNotAllowed),
+        (
+            "two scopes of one resource server without groups",
+            with_scopes(Some(json!([CRM_SCOPE, "cognito-obo/weather"])), &idp.sign_access(&good)),
+            ReasonCode::ScopeNotAllowed,
+        ),
+        (
+            "a multi-target request, refused before its token is read",
+            with_scopes(Some(json!([CRM_SCOPE, "cognito-obo/hr"])), "not a token at all"),
+            ReasonCode::ScopeNotAllowed,
+        ),
         ("an event that is not an object", json!(["not", "an", "event"]), ReasonCode::BadEvent),
         (
             "an event without triggerSource",
@@ -311,6 +346,41 @@ async fn a_valid_subject_enriches_only_the_access_token() {
     echoed.as_object_mut().unwrap().remove("response");
     sent.as_object_mut().unwrap().remove("response");
     assert_eq!(echoed, sent);
+}
+
+#[tokio::test]
+async fn scope_groups_let_one_target_ask_for_several_scopes_but_never_two_targets() {
+    let idp = Idp::start().await;
+    let groups = r#"{"crm":["cognito-obo/crm","cognito-obo/crm.write"],"hr":["cognito-obo/hr"]}"#;
+    let (trigger, _clock) = idp.trigger_with(&[("OBO_SCOPE_GROUPS", groups)]).await;
+    let token = idp.sign_access(&idp.alice_access_claims());
+    for ok in [json!([CRM_SCOPE]), json!([CRM_SCOPE, "cognito-obo/crm.write"]), json!(["cognito-obo/hr"])] {
+        let out = trigger.handle(with_scopes(Some(ok.clone()), &token)).await;
+        assert!(out.is_ok(), "{ok}: {:?}", out.err());
+    }
+    for (case, scopes) in [
+        ("two targets' groups", json!([CRM_SCOPE, "cognito-obo/hr"])),
+        ("a scope in no group", json!(["cognito-obo/admin"])),
+        ("a group's scope and one in no group", json!([CRM_SCOPE, "cognito-obo/admin"])),
+        ("no scope", json!([])),
+    ] {
+        assert_rejected(&trigger, with_scopes(Some(scopes), &token), ReasonCode::ScopeNotAllowed, case).await;
+    }
+    // The interceptor's OBO_TARGETS as groups: the same rule.
+    let targets = r#"{"crm":{"mode":"obo","scopes":["cognito-obo/crm"]},"weather":{"mode":"passthrough"}}"#;
+    let (trigger, _clock) = idp.trigger_with(&[("OBO_SCOPE_GROUPS", targets)]).await;
+    trigger.handle(with_scopes(Some(json!([CRM_SCOPE])), &token)).await.expect("crm's scope");
+    assert_rejected(
+        &trigger,
+        with_scopes(Some(json!([CRM_SCOPE, "cognito-obo/weather"])), &token),
+        ReasonCode::ScopeNotAllowed,
+        "weather is no on-behalf-of target",
+    )
+    .await;
+    // A machine client that does not act for users is never held to it.
+    let mut bare = m2m_event(OTHER_M2M, None);
+    bare["request"].as_object_mut().unwrap().remove("scopes");
+    assert!(trigger.handle(bare).await.is_ok());
 }
 
 #[tokio::test]

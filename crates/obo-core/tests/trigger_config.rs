@@ -21,6 +21,19 @@ fn defaults_are_safe() {
     assert!(matches!(c.verifier.issuers, IssuerPolicy::EventPool));
     assert_eq!(c.max_added_claims_bytes, 2048);
     assert_eq!(c.user_lookup, UserLookupSetting::None);
+    assert!(!c.scope_groups.is_configured(), "unset: exactly one scope per on-behalf-of token");
+}
+
+#[test]
+fn org_id_in_both_maps_and_targets_as_scope_groups_are_accepted() {
+    // The template's defaults: org_id in both maps, OBO_SCOPE_GROUPS = OBO_TARGETS.
+    let c = config(&[
+        ("OBO_CLAIM_MAP", "org_id=org_id"),
+        ("OBO_USER_CLAIM_MAP", "org_id=custom:org_id"),
+        ("OBO_SCOPE_GROUPS", r#"{"crm":{"mode":"obo","scopes":["cognito-obo/crm"]}}"#),
+    ])
+    .unwrap();
+    assert_eq!(c.scope_groups.groups(), [vec!["cognito-obo/crm".to_owned()]]);
 }
 
 /// `(variables set, the variable named in the error, words the problem contains)`.
@@ -46,6 +59,12 @@ fn invalid_values_name_the_variable() {
         (&[("OBO_CLAIM_MAP", "cognito:groups=x")], "OBO_CLAIM_MAP", "reserved"),
         (&[("OBO_CLAIM_MAP", "org=@custom:org_id")], "OBO_CLAIM_MAP", "OBO_USER_LOOKUP"),
         (&[("OBO_USER_CLAIM_MAP", "scope=x")], "OBO_USER_CLAIM_MAP", "reserved"),
+        (&[("OBO_USER_CLAIM_MAP", "sub=custom:x")], "OBO_USER_CLAIM_MAP", "reserved"),
+        (&[("OBO_USER_CLAIM_MAP", "obo_sub=custom:x")], "OBO_USER_CLAIM_MAP", "on-behalf-of"),
+        (&[("OBO_USER_CLAIM_MAP", "obo_org=custom:org_id")], "OBO_USER_CLAIM_MAP", "on-behalf-of"),
+        (&[("OBO_SCOPE_GROUPS", r#"{"crm":["s"],"hr":["s"]}"#)], "OBO_SCOPE_GROUPS", "two groups"),
+        (&[("OBO_SCOPE_GROUPS", r#"{"crm":[]}"#)], "OBO_SCOPE_GROUPS", "no scope"),
+        (&[("OBO_SCOPE_GROUPS", "crm/obo")], "OBO_SCOPE_GROUPS", "JSON object"),
         (&[("OBO_USER_LOOKUP", "ldap")], "OBO_USER_LOOKUP", "none, admin-get-user, get-user"),
         (&[("OBO_REQUIRE_SUBJECT", "maybe")], "OBO_REQUIRE_SUBJECT", "true or false"),
         (&[("OBO_JWKS_TIMEOUT_MS", "10000")], "OBO_JWKS_TIMEOUT_MS", "100 to 4000"),

@@ -122,6 +122,13 @@ impl Stack {
         let cognito =
             CognitoEmulator::start(options.pool.clone()).await.map_err(|e| err("Cognito emulator", e))?;
         let issuer = cognito.issuer().to_owned();
+        // One value for both Lambdas, as the template does: the interceptor's OBO_TARGETS and the
+        // trigger's scope groups (each on-behalf-of target's scopes are one group).
+        let targets = json!({
+            "crm": {"mode": "obo", "scopes": [target_scope("crm")], "metadata": {"target": "crm"}},
+            "weather": {"mode": "passthrough"},
+        })
+        .to_string();
 
         let trigger = FunctionConfig::new("pre-token", &options.trigger_binary)
             .envs([
@@ -130,6 +137,7 @@ impl Stack {
                 ("OBO_SUBJECT_ISSUERS", issuer.as_str()),
                 ("OBO_USER_CLAIM_MAP", "org_id=custom:org_id"),
                 ("OBO_CLAIM_MAP", "org_id=org_id"),
+                ("OBO_SCOPE_GROUPS", targets.as_str()),
                 ("AWS_ENDPOINT_URL", cognito.base_url().as_str()),
             ])
             .envs(with_issuer(&options.trigger_env, &issuer));
@@ -144,14 +152,10 @@ impl Stack {
         let crm = crm::start(crm_verifier).await;
         let weather = weather::start(None).await;
 
-        let targets = json!({
-            "crm": {"mode": "obo", "scopes": [target_scope("crm")], "metadata": {"target": "crm"}},
-            "weather": {"mode": "passthrough"},
-        });
         let obo_secret = secret_of(&cognito, OBO_CLIENT)?;
         let interceptor = FunctionConfig::new("interceptor", &options.interceptor_binary)
             .envs([
-                ("OBO_TARGETS", targets.to_string()),
+                ("OBO_TARGETS", targets.clone()),
                 ("OBO_DEFAULT_MODE", "deny".to_owned()),
                 ("OBO_TOKEN_ENDPOINT", cognito.token_endpoint()),
                 ("OBO_CLIENT_ID", OBO_CLIENT.to_owned()),

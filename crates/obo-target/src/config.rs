@@ -24,6 +24,13 @@ pub struct TargetConfig {
     /// This target's resource-server scope (e.g. `crm/obo`). Scope is the only audience binding
     /// a Cognito machine token has, so a token without it was minted for someone else.
     pub scope: String,
+    /// The other scopes of this target's own scope group (`OBO_SCOPE_GROUPS`), if it has more
+    /// than one. A token acting for a user that carries any scope outside `scope` and these was
+    /// minted for several targets at once, and is refused.
+    pub group_scopes: Vec<String>,
+    /// The issuers whose users this target serves (`obo_iss`, the user token's issuer); empty:
+    /// whichever issuer the trigger trusts.
+    pub user_issuers: Vec<String>,
     /// The claim holding the user's organization.
     pub org_claim: String,
     /// Allowed signature algorithms (asymmetric only).
@@ -43,6 +50,8 @@ impl TargetConfig {
             obo_client_id: non_empty("obo_client_id", obo_client_id)?,
             service_client_ids: Vec::new(),
             scope: parse_scope("scope", scope)?,
+            group_scopes: Vec::new(),
+            user_issuers: Vec::new(),
             org_claim: DEFAULT_ORG_CLAIM.to_owned(),
             algorithms: vec![Algorithm::RS256],
             leeway_secs: 30,
@@ -60,6 +69,37 @@ impl TargetConfig {
         self
     }
 
+    /// Accepts, besides `scope`, the other scopes of this target's own group in tokens that act
+    /// for a user (never another target's). Errors name the scope that is not one.
+    pub fn with_scope_group<I, S>(mut self, scopes: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for scope in scopes {
+            let scope = parse_scope("group_scopes", scope.as_ref())?;
+            if scope != self.scope && !self.group_scopes.contains(&scope) {
+                self.group_scopes.push(scope);
+            }
+        }
+        Ok(self)
+    }
+
+    /// Serves only users of these issuers (`obo_iss` must be one of them).
+    pub fn with_user_issuers<I, S>(mut self, issuers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.user_issuers.extend(issuers.into_iter().map(Into::into));
+        self
+    }
+
+    /// Whether `scope` may appear in a token acting for a user: this target's own.
+    pub fn is_own_scope(&self, scope: &str) -> bool {
+        scope == self.scope || self.group_scopes.iter().any(|s| s == scope)
+    }
+
     /// Reads the organization from another claim.
     pub fn with_org_claim(mut self, claim: impl Into<String>) -> Self {
         self.org_claim = claim.into();
@@ -67,8 +107,9 @@ impl TargetConfig {
     }
 
     /// Reads `OBO_TARGET_ISSUER`, `OBO_TARGET_CLIENT_ID`, `OBO_TARGET_SCOPE` (required),
-    /// `OBO_TARGET_SERVICE_CLIENT_IDS`, `OBO_TARGET_ORG_CLAIM`, `OBO_TARGET_ALGORITHMS` and
-    /// `OBO_LEEWAY_SECONDS`. Errors name the variable and the problem.
+    /// `OBO_TARGET_SCOPE_GROUP`, `OBO_TARGET_USER_ISSUERS`, `OBO_TARGET_SERVICE_CLIENT_IDS`,
+    /// `OBO_TARGET_ORG_CLAIM`, `OBO_TARGET_ALGORITHMS` and `OBO_LEEWAY_SECONDS`. Errors name the
+    /// variable and the problem.
     pub fn from_env(source: &dyn EnvSource) -> Result<Self, ConfigError> {
         let env = Env::new(source);
         let required =
@@ -82,11 +123,25 @@ impl TargetConfig {
         if algorithms.is_empty() {
             algorithms.push(Algorithm::RS256);
         }
+        let mut user_issuers = Vec::new();
+        for issuer in env.list("OBO_TARGET_USER_ISSUERS")? {
+            user_issuers.push(parse_issuer("OBO_TARGET_USER_ISSUERS", &issuer)?.issuer);
+        }
+        let scope = parse_scope("OBO_TARGET_SCOPE", &required("OBO_TARGET_SCOPE")?)?;
+        let mut group_scopes = Vec::new();
+        for other in env.list("OBO_TARGET_SCOPE_GROUP")? {
+            let other = parse_scope("OBO_TARGET_SCOPE_GROUP", &other)?;
+            if other != scope && !group_scopes.contains(&other) {
+                group_scopes.push(other);
+            }
+        }
         Ok(Self {
             issuer: parse_issuer("OBO_TARGET_ISSUER", &required("OBO_TARGET_ISSUER")?)?,
             obo_client_id: required("OBO_TARGET_CLIENT_ID")?,
             service_client_ids: env.list("OBO_TARGET_SERVICE_CLIENT_IDS")?,
-            scope: parse_scope("OBO_TARGET_SCOPE", &required("OBO_TARGET_SCOPE")?)?,
+            scope,
+            group_scopes,
+            user_issuers,
             org_claim: env.string("OBO_TARGET_ORG_CLAIM").unwrap_or_else(|| DEFAULT_ORG_CLAIM.to_owned()),
             algorithms,
             leeway_secs: env.number("OBO_LEEWAY_SECONDS", 30, 0, 300)?,
@@ -156,6 +211,19 @@ mod tests {
         let config = TargetConfig::from_env(&env).unwrap();
         assert_eq!(config.service_client_ids, ["sync", "sync2"]);
         assert_eq!(config.algorithms, [Algorithm::RS256]);
+        env.insert("OBO_TARGET_SCOPE_GROUP", "crm/obo, crm/write");
+        env.insert("OBO_TARGET_USER_ISSUERS", "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc");
+        let config = TargetConfig::from_env(&env).unwrap();
+        assert_eq!(config.group_scopes, ["crm/write"]);
+        assert!(config.is_own_scope("crm/obo") && config.is_own_scope("crm/write"));
+        assert!(!config.is_own_scope("hr/obo"));
+        assert_eq!(config.user_issuers, ["https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc"]);
+        env.insert("OBO_TARGET_USER_ISSUERS", "http://evil.example/p");
+        assert_eq!(TargetConfig::from_env(&env).unwrap_err().variable, "OBO_TARGET_USER_ISSUERS");
+        env.remove("OBO_TARGET_USER_ISSUERS");
+        env.insert("OBO_TARGET_SCOPE_GROUP", "crm/obo crm/write");
+        assert_eq!(TargetConfig::from_env(&env).unwrap_err().variable, "OBO_TARGET_SCOPE_GROUP");
+        env.remove("OBO_TARGET_SCOPE_GROUP");
         env.insert("OBO_TARGET_ALGORITHMS", "HS256");
         assert_eq!(TargetConfig::from_env(&env).unwrap_err().variable, "OBO_TARGET_ALGORITHMS");
         env.remove("OBO_TARGET_ALGORITHMS");

@@ -12,7 +12,11 @@
 //!    a user token reaching a target means something passed it through;
 //! 3. `token_use` is `access`, `client_id` is the on-behalf-of client, `scope` holds the target's
 //!    own scope (the only audience a Cognito machine token has);
-//! 4. `obo_sub` present and `now < obo_exp` (the delegation ends when the user's token does).
+//! 4. for calls that act for a user, no scope of another target (a token minted for several
+//!    targets at once is refused; [`TargetConfig::with_scope_group`] names this target's other
+//!    scopes), `obo_iss` among the user issuers when some are listed
+//!    ([`TargetConfig::with_user_issuers`]), `obo_sub` present and `now < obo_exp` (the
+//!    delegation ends when the user's token does).
 //!
 //! [`TargetVerifier::verify_service`] stops after step 3 and also accepts listed service clients:
 //! use it for `tools/list` and other requests that do not act for a user (the gateway syncs tools

@@ -111,12 +111,31 @@ impl TargetVerifier {
     }
 
     /// Checks a token for a call that acts for a user: a machine token of the on-behalf-of
-    /// client, with this target's scope and the on-behalf-of claims, before `obo_exp`.
+    /// client, with this target's scope and no other target's, the on-behalf-of claims, a user
+    /// issuer this target serves (when listed), before `obo_exp`.
     pub async fn verify_obo(&self, token: &str) -> Result<OboIdentity, Rejection> {
         let claims = self.token.verify(token, None).await?;
         let token = self.machine_token(claims, |c| c == self.config.obo_client_id)?;
         let now = self.clock.now_secs();
         let claims = &token.claims;
+        if !self.config.user_issuers.is_empty() {
+            match claims.get("obo_iss") {
+                Some(Value::String(iss)) if self.config.user_issuers.iter().any(|i| i == iss) => {}
+                Some(Value::String(_)) => {
+                    return Err(reject(
+                        ReasonCode::SubjectIssuerNotAllowed,
+                        "the user's issuer (`obo_iss`) is not one this target serves",
+                    ));
+                }
+                Some(_) => return Err(reject(ReasonCode::SubjectClaimInvalid, "`obo_iss` is not a string")),
+                None => {
+                    return Err(reject(
+                        ReasonCode::OboClaimsMissing,
+                        "the token carries no `obo_iss`, which this target requires",
+                    ));
+                }
+            }
+        }
         let user_sub = match claims.get("obo_sub") {
             Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
             Some(_) => return Err(reject(ReasonCode::SubjectClaimInvalid, "`obo_sub` is not a string")),
@@ -134,6 +153,12 @@ impl TargetVerifier {
         };
         if now >= obo_exp {
             return Err(reject(ReasonCode::SubjectExpired, "the user's token has expired (`obo_exp`)"));
+        }
+        if token.scopes().any(|s| !s.is_empty() && !self.config.is_own_scope(s)) {
+            return Err(reject(
+                ReasonCode::TokenNotForTarget,
+                "the token also carries other targets' scopes: an on-behalf-of token is for one target",
+            ));
         }
         Ok(OboIdentity {
             user_sub,

@@ -147,6 +147,57 @@ async fn scope_binds_the_token_to_this_target() {
 }
 
 #[tokio::test]
+async fn a_token_for_several_targets_or_another_target_is_refused() {
+    let iss = Issuer::start().await;
+    let v = iss.verifier(|c| c);
+    // Another target's scope only, and a multi-target token (this target's scope among others).
+    for scopes in [&["hr/obo"][..], &[SCOPE, "hr/obo"], &["hr/obo", SCOPE]] {
+        let mut claims = iss.obo();
+        claims["scope"] = json!(scopes.join(" "));
+        let err = v.verify_obo(&iss.sign(&claims)).await.unwrap_err();
+        assert_eq!(err.reason, ReasonCode::TokenNotForTarget, "{scopes:?}");
+    }
+    // This target's own group: its other scopes are fine, another target's still are not.
+    let grouped = iss.verifier(|c| c.with_scope_group(["crm/write"]).unwrap());
+    let mut claims = iss.obo();
+    claims["scope"] = json!(format!("{SCOPE} crm/write"));
+    assert_eq!(grouped.verify_obo(&iss.sign(&claims)).await.unwrap().user_sub, "sub-alice");
+    claims["scope"] = json!(format!("{SCOPE} crm/write hr/obo"));
+    let err = grouped.verify_obo(&iss.sign(&claims)).await.unwrap_err();
+    assert_eq!(err.reason, ReasonCode::TokenNotForTarget);
+    assert!(TargetConfig::new(&iss.issuer, OBO, SCOPE).unwrap().with_scope_group(["a b"]).is_err());
+}
+
+#[tokio::test]
+async fn listed_user_issuers_bind_obo_iss() {
+    let iss = Issuer::start().await;
+    // Not listed: any obo_iss the trigger vouched for (one issuer stays as simple as before).
+    let mut other_user_pool = iss.obo();
+    other_user_pool["obo_iss"] = json!("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other");
+    assert!(iss.verifier(|c| c).verify_obo(&iss.sign(&other_user_pool)).await.is_ok());
+
+    let listed = iss.verifier(|c| c.with_user_issuers([iss.issuer.clone()]));
+    assert_eq!(
+        listed.verify_obo(&iss.sign(&iss.obo())).await.unwrap().user_issuer.as_deref(),
+        Some(&*iss.issuer)
+    );
+    let err = listed.verify_obo(&iss.sign(&other_user_pool)).await.unwrap_err();
+    assert_eq!(err.reason, ReasonCode::SubjectIssuerNotAllowed);
+    let mut without = iss.obo();
+    without.as_object_mut().unwrap().remove("obo_iss");
+    assert_eq!(
+        listed.verify_obo(&iss.sign(&without)).await.unwrap_err().reason,
+        ReasonCode::OboClaimsMissing
+    );
+    let mut listy = iss.obo();
+    listy["obo_iss"] = json!([iss.issuer]);
+    assert_eq!(
+        listed.verify_obo(&iss.sign(&listy)).await.unwrap_err().reason,
+        ReasonCode::SubjectClaimInvalid
+    );
+}
+
+#[tokio::test]
 async fn obo_claims_are_checked() {
     let iss = Issuer::start().await;
     let v = iss.verifier(|c| c);

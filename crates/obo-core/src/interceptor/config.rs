@@ -16,6 +16,10 @@ use crate::token_cache::CacheSettings;
 use crate::token_client::RetryPolicy;
 use crate::verify::{IssuerPolicy, VerifierSettings};
 
+/// `OBO_CACHE_MAX_AGE_SECONDS` unless set: the longest a minted token is served from the cache
+/// (README, "Revocation": the cost of this bound against `make bench`'s day simulation).
+pub const DEFAULT_CACHE_MAX_AGE_SECONDS: u64 = 600;
+
 /// How tokens are requested (`OBO_TOKEN_TRANSPORT`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportSetting {
@@ -113,6 +117,12 @@ impl InterceptorConfig {
             max_entries: NonZeroUsize::new(env.number("OBO_CACHE_MAX_ENTRIES", 10_000, 1, 1_000_000)?)
                 .unwrap_or(NonZeroUsize::MIN),
             skew_ms: env.number::<u64>("OBO_CACHE_SKEW_SECONDS", 60, 0, 3_600)? * 1000,
+            max_age_ms: env.number::<u64>(
+                "OBO_CACHE_MAX_AGE_SECONDS",
+                DEFAULT_CACHE_MAX_AGE_SECONDS,
+                0,
+                86_400,
+            )? * 1000,
             failure_ttl_ms: env.number::<u64>("OBO_FAILURE_CACHE_SECONDS", 5, 0, 300)? * 1000,
         };
         let retry = RetryPolicy {
@@ -314,6 +324,7 @@ mod tests {
         assert_eq!(t.retry.max_retries, 2);
         assert_eq!(c.cache.max_entries.get(), 10_000);
         assert_eq!(c.cache.skew_ms, 60_000);
+        assert_eq!(c.cache.max_age_ms, DEFAULT_CACHE_MAX_AGE_SECONDS * 1000);
         assert_eq!(c.cache.failure_ttl_ms, 5_000);
         assert_eq!(c.targets.default_mode(), Mode::Deny);
         assert!(!c.verify_inbound);
@@ -343,6 +354,8 @@ mod tests {
             (with(&[("OBO_VERIFY_INBOUND", "true")], &[]), "OBO_SUBJECT_ISSUERS"),
             (with(&[("OBO_MAX_RETRIES", "3")], &[]), "OBO_MAX_RETRIES"),
             (with(&[("OBO_CACHE_MAX_ENTRIES", "0")], &[]), "OBO_CACHE_MAX_ENTRIES"),
+            (with(&[("OBO_CACHE_MAX_AGE_SECONDS", "86401")], &[]), "OBO_CACHE_MAX_AGE_SECONDS"),
+            (with(&[("OBO_CACHE_MAX_AGE_SECONDS", "-1")], &[]), "OBO_CACHE_MAX_AGE_SECONDS"),
             (with(&[("OBO_TOKEN_TRANSPORT", "grpc")], &[]), "OBO_TOKEN_TRANSPORT"),
         ];
         for (env, variable) in cases {

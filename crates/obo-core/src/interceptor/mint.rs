@@ -1,7 +1,9 @@
 //! Minting a token for one user and target, and checking it before anything is forwarded: the
-//! minted token must carry the user (`obo_sub` for `obo`, `sub` for token exchange). That closes
-//! the fail-open case where the trigger did not run (pool on V2_0 or the Lite plan, trigger
-//! detached, an unexpected trigger source) and Cognito handed out a bare service token.
+//! minted token must carry the user (`obo_sub` for `obo`, `sub` for token exchange) and be for
+//! this target alone ([`check_minted`]). That closes the fail-open case where the trigger did not
+//! run (pool on V2_0 or the Lite plan, trigger detached, an unexpected trigger source) and Cognito
+//! handed out a bare service token, and an identity provider that ignores the scope or audience
+//! asked for.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -279,7 +281,7 @@ impl Minter {
                 return Err(Rejection::new(ReasonCode::Internal, "this mode mints no token"));
             }
         };
-        check_minted(policy.mode, &issued, user_token, sub)?;
+        check_minted(policy, self.client.client_id(), &issued, user_token, sub)?;
         Ok(Minted { token: issued.token, expires_at_ms: issued.expires_at_ms })
     }
 
@@ -309,26 +311,81 @@ impl Minter {
     }
 }
 
-/// The minted token must not be the user's own, must be a JWT, and must name the user:
-/// `obo_sub` (added by the trigger) for `obo`, `sub` for token exchange (the user stays the
-/// subject).
-pub fn check_minted(mode: Mode, issued: &Issued, user_token: &str, sub: &str) -> Result<(), Rejection> {
-    let missing = |message: &str| Rejection::new(ReasonCode::OboClaimsMissing, message);
+/// The minted token must not be the user's own, must be a JWT, must name the user and must be
+/// for this target alone; any miss is `obo_claims_missing` and nothing is forwarded.
+/// - `obo`: `obo_sub` (added by the trigger) is the user's, `client_id` is the on-behalf-of
+///   client (`OBO_CLIENT_ID`), `scope` is exactly the set asked for;
+/// - `token-exchange`: `sub` is the user's (the user stays the subject), `aud` holds the
+///   `audience` asked for (if any), `scope` is exactly the set asked for (if any): an identity
+///   provider that ignores either would otherwise hand out a broader token.
+pub fn check_minted(
+    policy: &TargetPolicy,
+    client_id: &str,
+    issued: &Issued,
+    user_token: &str,
+    sub: &str,
+) -> Result<(), Rejection> {
+    let missing = |message: &str| Err(Rejection::new(ReasonCode::OboClaimsMissing, message));
     if issued.token.expose() == user_token {
-        return Err(missing("the identity provider returned the user's own token"));
+        return missing("the identity provider returned the user's own token");
     }
-    let claims = issued.claims.as_ref().ok_or_else(|| missing("the minted token is not a JWT"))?;
-    let (claim, message) = match mode {
-        Mode::TokenExchange => ("sub", "the exchanged token's `sub` is not the user's"),
-        _ => (
-            "obo_sub",
-            "the minted token's `obo_sub` is missing or not the user's (did the pre-token trigger run?)",
-        ),
+    let Some(claims) = issued.claims.as_ref() else {
+        return missing("the minted token is not a JWT");
     };
-    match claims.get(claim) {
-        Some(Value::String(value)) if value == sub => Ok(()),
-        _ => Err(missing(message)),
+    let is =
+        |claim: &str, expected: &str| matches!(claims.get(claim), Some(Value::String(v)) if v == expected);
+    match policy.mode {
+        Mode::TokenExchange => {
+            if !is("sub", sub) {
+                return missing("the exchanged token's `sub` is not the user's");
+            }
+            if let Some(audience) = &policy.audience
+                && !audience_contains(claims.get("aud"), audience)
+            {
+                return missing("the exchanged token's `aud` lacks the audience asked for");
+            }
+            if !policy.scopes.is_empty() && !scope_equals(claims.get("scope"), &policy.scopes) {
+                return missing("the exchanged token's `scope` is not the set asked for");
+            }
+        }
+        _ => {
+            if !is("obo_sub", sub) {
+                return missing(
+                    "the minted token's `obo_sub` is missing or not the user's (did the pre-token trigger run?)",
+                );
+            }
+            if !is("client_id", client_id) {
+                return missing(
+                    "the minted token's `client_id` is not the on-behalf-of client (OBO_CLIENT_ID)",
+                );
+            }
+            if !scope_equals(claims.get("scope"), &policy.scopes) {
+                return missing("the minted token's `scope` is not the set asked for");
+            }
+        }
     }
+    Ok(())
+}
+
+/// `aud` (a string or a list of strings) holds `audience`.
+fn audience_contains(aud: Option<&Value>, audience: &str) -> bool {
+    match aud {
+        Some(Value::String(a)) => a == audience,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(audience)),
+        _ => false,
+    }
+}
+
+/// `scope` (space separated) is exactly the set `asked` (order and repeats aside).
+fn scope_equals(scope: Option<&Value>, asked: &[String]) -> bool {
+    let Some(Value::String(scope)) = scope else {
+        return false;
+    };
+    let mut granted = scope.split(' ').filter(|s| !s.is_empty()).peekable();
+    if granted.peek().is_none() {
+        return false;
+    }
+    granted.all(|g| asked.iter().any(|a| a == g)) && asked.iter().all(|a| scope.split(' ').any(|g| g == a))
 }
 
 /// The length-prefixed token-request parameters of a target, except the user token and the
@@ -349,4 +406,40 @@ pub fn key_fields(tokens: &TokenSettings, policy: &TargetPolicy) -> Vec<u8> {
         policy.resource.as_deref().unwrap_or_default().as_bytes(),
         &actor,
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn asked(scopes: &[&str]) -> Vec<String> {
+        scopes.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn scope_must_be_exactly_the_set_asked_for() {
+        let crm = asked(&["crm/read", "crm/write"]);
+        assert!(scope_equals(Some(&json!("crm/read crm/write")), &crm));
+        assert!(scope_equals(Some(&json!("crm/write crm/read")), &crm));
+        for bad in [
+            json!("crm/read"),
+            json!("crm/read crm/write hr/obo"),
+            json!(""),
+            json!(["crm/read", "crm/write"]),
+        ] {
+            assert!(!scope_equals(Some(&bad), &crm), "{bad}");
+        }
+        assert!(!scope_equals(None, &crm));
+    }
+
+    #[test]
+    fn aud_may_be_a_string_or_a_list() {
+        assert!(audience_contains(Some(&json!("docs-api")), "docs-api"));
+        assert!(audience_contains(Some(&json!(["other", "docs-api"])), "docs-api"));
+        for bad in [json!("other"), json!(["other"]), json!(7), json!(null)] {
+            assert!(!audience_contains(Some(&bad), "docs-api"), "{bad}");
+        }
+        assert!(!audience_contains(None, "docs-api"));
+    }
 }

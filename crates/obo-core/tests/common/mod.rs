@@ -168,12 +168,17 @@ pub fn alice() -> User {
     }
 }
 
-/// The AWS-documented client_credentials event, with our pool, caller and subject token.
+/// The one scope the test events ask for (a single target's).
+pub const CRM_SCOPE: &str = "cognito-obo/crm";
+
+/// The AWS-documented client_credentials event, with our pool, caller, one target's scope (the
+/// sample's two scopes of two resource servers would be a multi-target token) and subject token.
 pub fn m2m_event(caller: &str, token: Option<&str>) -> Value {
     let mut event: Value =
         serde_json::from_str(include_str!("../../../../events/pre-token/client-credentials.json")).unwrap();
     event["userPoolId"] = json!(POOL);
     event["callerContext"]["clientId"] = json!(caller);
+    event["request"]["scopes"] = json!([CRM_SCOPE]);
     match token {
         Some(t) => event["request"]["clientMetadata"]["onBehalfOfToken"] = json!(t),
         None => {

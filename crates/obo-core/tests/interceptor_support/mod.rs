@@ -62,6 +62,14 @@ pub enum Reply {
     EchoUserToken,
     /// Token exchange: mint a token whose `sub` is another user's.
     ExchangeOtherSub,
+    /// Grant one scope more than asked for (an IdP that grants the client's other scopes).
+    ExtraScope,
+    /// Grant fewer scopes than asked for (an IdP that drops one).
+    MissingScope,
+    /// Ignore the `audience` asked for (no `aud` in the token).
+    IgnoreAudience,
+    /// Mint with another `client_id` (not the on-behalf-of client).
+    OtherClientId,
 }
 
 /// What the endpoint was asked, as it decoded it.
@@ -233,6 +241,19 @@ async fn token(State(s): State<Arc<IdpState>>, headers: HeaderMap, body: String)
             }
         }
         _ => return oauth_error("unsupported_grant_type", None),
+    }
+    // A compliant identity provider puts the audience asked for in `aud`.
+    if let Some(audience) = &seen.audience {
+        claims["aud"] = json!(audience);
+    }
+    match reply {
+        Reply::ExtraScope => claims["scope"] = json!(format!("{} other-target/scope", scopes.join(" "))),
+        Reply::MissingScope => claims["scope"] = json!(scopes[1..].join(" ")),
+        Reply::IgnoreAudience => {
+            claims.as_object_mut().map(|c| c.remove("aud"));
+        }
+        Reply::OtherClientId => claims["client_id"] = json!("another-m2m-client"),
+        _ => {}
     }
     let user_token = seen_user_token(&form);
     s.seen.lock().unwrap().push(seen);

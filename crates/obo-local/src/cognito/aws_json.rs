@@ -256,7 +256,7 @@ async fn get_client_token(pool: &Pool, body: &[u8]) -> Result<Value, ApiError> {
 fn get_user(pool: &Pool, body: &[u8]) -> Result<Value, ApiError> {
     let i: WithAccessToken = input(body)?;
     let user = pool.get_user(&i.access_token)?;
-    Ok(json!({"Username": user.username, "UserAttributes": attributes(user)}))
+    Ok(json!({"Username": user.username, "UserAttributes": attributes(&user)}))
 }
 
 fn global_sign_out(pool: &Pool, body: &[u8]) -> Result<Value, ApiError> {
@@ -270,7 +270,7 @@ fn admin_get_user(pool: &Pool, body: &[u8]) -> Result<Value, ApiError> {
     let user = pool.admin_get_user(&i.user_pool_id, &i.username)?;
     Ok(json!({
         "Username": user.username,
-        "UserAttributes": attributes(user),
+        "UserAttributes": attributes(&user),
         "UserCreateDate": CREATED,
         "UserLastModifiedDate": CREATED,
         "Enabled": user.enabled,

@@ -218,6 +218,8 @@ struct Faults {
     /// HTTP status and how many more token requests get it.
     token_failures: Option<(u16, u32)>,
     error_form: TriggerErrorForm,
+    /// Leave `request.scopes` out of client_credentials trigger events (as some AWS samples do).
+    omit_trigger_scopes: bool,
 }
 
 /// The emulator's counters, event log and faults.
@@ -286,6 +288,14 @@ impl Controls {
 
     pub(crate) fn error_form(&self) -> TriggerErrorForm {
         lock(&self.faults).error_form
+    }
+
+    pub(crate) fn set_omit_trigger_scopes(&self, omit: bool) {
+        lock(&self.faults).omit_trigger_scopes = omit;
+    }
+
+    pub(crate) fn omit_trigger_scopes(&self) -> bool {
+        lock(&self.faults).omit_trigger_scopes
     }
 }
 

@@ -83,7 +83,6 @@ impl Pool {
         }
         let sub = subject.get("sub").and_then(Value::as_str).unwrap_or_default();
         let user = self
-            .config
             .user_by_sub(sub)
             .filter(|u| u.enabled)
             .ok_or_else(|| PoolError::InvalidGrant("the subject is not an enabled user".into()))?;

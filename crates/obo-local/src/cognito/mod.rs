@@ -151,6 +151,30 @@ impl CognitoEmulator {
         self.pool.controls.set_error_form(form);
     }
 
+    /// Leaves `request.scopes` out of the trigger's client_credentials events (`true`), as some
+    /// of AWS's sample events do, or puts the granted scopes back (`false`, the default).
+    pub fn set_trigger_scopes_omitted(&self, omit: bool) {
+        self.pool.controls.set_omit_trigger_scopes(omit);
+    }
+
+    /// Deletes a user, as `AdminDeleteUser` does: its tokens still verify offline, but the user
+    /// lookups no longer find it, and its name may be given to another user. `false` if there is
+    /// no such user.
+    pub fn delete_user(&self, username: &str) -> bool {
+        self.pool.delete_user(username)
+    }
+
+    /// Creates a confirmed user (`AdminCreateUser` plus a permanent password), e.g. under the name
+    /// of a deleted one; its name and `sub` must be free.
+    pub fn create_user(&self, user: PoolUser) -> Result<(), String> {
+        self.pool.create_user(user)
+    }
+
+    /// A current user (created or deleted ones included), by name.
+    pub fn user(&self, username: &str) -> Option<PoolUser> {
+        self.pool.user(username)
+    }
+
     /// Takes the JWKS endpoint down (HTTP 503) or brings it back.
     pub fn set_jwks_available(&self, available: bool) {
         self.pool.controls.set_jwks_down(!available);

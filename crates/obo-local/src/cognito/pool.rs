@@ -93,6 +93,8 @@ pub(crate) struct Pool {
     pub(crate) controls: Controls,
     trigger: RwLock<Option<Arc<dyn Invoke>>>,
     sessions: Mutex<Sessions>,
+    /// The users now: the configured ones, then deletions and creations by tests.
+    users: RwLock<Vec<PoolUser>>,
 }
 
 pub(super) fn secret_matches(client: &AppClient, given: Option<&str>) -> bool {
@@ -127,6 +129,7 @@ impl Pool {
     pub(crate) fn new(config: PoolConfig, base_url: &str) -> Self {
         let issuer = format!("{base_url}/{}", config.pool_id);
         Self {
+            users: RwLock::new(config.users.clone()),
             config,
             issuer,
             keys: PoolKeys::generate(),
@@ -142,6 +145,35 @@ impl Pool {
 
     fn trigger(&self) -> Option<Arc<dyn Invoke>> {
         self.trigger.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A current user by name.
+    pub(crate) fn user(&self, username: &str) -> Option<PoolUser> {
+        self.users.read().unwrap_or_else(|e| e.into_inner()).iter().find(|u| u.username == username).cloned()
+    }
+
+    /// A current user by `sub`.
+    pub(crate) fn user_by_sub(&self, sub: &str) -> Option<PoolUser> {
+        self.users.read().unwrap_or_else(|e| e.into_inner()).iter().find(|u| u.sub == sub).cloned()
+    }
+
+    /// Deletes a user (`AdminDeleteUser`): its tokens still verify offline, but the user APIs no
+    /// longer know it, and its name is free again. `false` if there is no such user.
+    pub(crate) fn delete_user(&self, username: &str) -> bool {
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        let before = users.len();
+        users.retain(|u| u.username != username);
+        users.len() < before
+    }
+
+    /// Adds a user (`AdminCreateUser`, confirmed); its name and `sub` must be free.
+    pub(crate) fn create_user(&self, user: PoolUser) -> Result<(), String> {
+        let mut users = self.users.write().unwrap_or_else(|e| e.into_inner());
+        if users.iter().any(|u| u.username == user.username || u.sub == user.sub) {
+            return Err(format!("the user name {:?} or its sub is taken", user.username));
+        }
+        users.push(user);
+        Ok(())
     }
 
     pub(super) fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
@@ -254,7 +286,8 @@ impl Pool {
         event.scopes = scopes.clone();
         let lifetime = client.access_token_validity.as_secs();
         *claims = tokens::machine(&self.issuer, &client.client_id, &scopes, now_secs(), lifetime);
-        let pre = trigger::machine_event(&self.config, &client.client_id, &scopes, request.metadata);
+        let shown = (!self.controls.omit_trigger_scopes()).then_some(scopes.as_slice());
+        let pre = trigger::machine_event(&self.config, &client.client_id, shown, request.metadata);
         if let Some(details) = self.run_trigger(&pre, &mut event.trigger).await? {
             let access = details.access_token_generation.as_ref();
             Self::applied(&mut event.trigger, trigger::apply(claims, access, &client.client_id))?;
@@ -322,7 +355,6 @@ impl Pool {
             }
         }
         let user = self
-            .config
             .user(username)
             .filter(|u| {
                 aws_lc_rs::constant_time::verify_slices_are_equal(
@@ -339,11 +371,11 @@ impl Pool {
         event.scopes = scopes.clone();
         let lifetimes = (client.access_token_validity.as_secs(), client.id_token_validity.as_secs());
         let (mut access, mut id) =
-            tokens::user_pair(&self.issuer, client_id, user, &scopes, now_secs(), lifetimes);
+            tokens::user_pair(&self.issuer, client_id, &user, &scopes, now_secs(), lifetimes);
         let pre = trigger::user_event(
             &self.config,
             "TokenGeneration_Authentication",
-            user,
+            &user,
             client_id,
             &scopes,
             metadata,
@@ -356,7 +388,7 @@ impl Pool {
                 });
             Self::applied(&mut event.trigger, applied)?;
         }
-        self.remember(user, &access);
+        self.remember(&user, &access);
         self.controls.count(Some(client_id), |n| n.tokens_issued += 1);
         *claims_out = access.clone();
         Ok(UserTokens {
@@ -389,7 +421,7 @@ impl Pool {
         username: &str,
         options: &MintOptions,
     ) -> Result<String, String> {
-        let user = self.config.user(username).ok_or_else(|| format!("no user {username:?}"))?;
+        let user = self.user(username).ok_or_else(|| format!("no user {username:?}"))?;
         let client_id = options.client_id.as_deref().unwrap_or(super::defaults::USER_CLIENT);
         let validity = self
             .config
@@ -403,10 +435,10 @@ impl Pool {
         let iat = now_secs().saturating_sub(options.issued_secs_ago);
         let issuer = options.issuer.as_deref().unwrap_or(&self.issuer);
         let scopes = [USER_API_SCOPE.to_owned()];
-        let (access, id) = tokens::user_pair(issuer, client_id, user, &scopes, iat, (lifetime, lifetime));
+        let (access, id) = tokens::user_pair(issuer, client_id, &user, &scopes, iat, (lifetime, lifetime));
         let mut claims = if kind == TokenKind::Access { access } else { id };
         options.adjust(&mut claims);
-        self.remember(user, &claims);
+        self.remember(&user, &claims);
         let mut event = PoolEvent::new(Operation::Mint, Some(client_id));
         event.username = Some(user.username.clone());
         let result: Result<(), PoolError> = Ok(());

@@ -76,18 +76,19 @@ fn base_event(pool: &PoolConfig, source: &str, user_name: &str, client_id: &str)
     }
 }
 
-/// The `TokenGeneration_ClientCredentials` event: no user, `groupConfiguration: null`.
+/// The `TokenGeneration_ClientCredentials` event: no user, `groupConfiguration: null`; the
+/// granted scopes, or no `scopes` field at all (`None`), as some of AWS's sample events show.
 pub(crate) fn machine_event(
     pool: &PoolConfig,
     client_id: &str,
-    scopes: &[String],
+    scopes: Option<&[String]>,
     metadata: Option<Map<String, Value>>,
 ) -> PreTokenEvent {
     let mut event = base_event(pool, CLIENT_CREDENTIALS, "ClientCredentials", client_id);
     event.request = PreTokenRequest {
         user_attributes: Map::new(),
         group_configuration: Some(Value::Null),
-        scopes: Some(scopes.to_vec()),
+        scopes: scopes.map(<[String]>::to_vec),
         client_metadata: metadata,
         ..Default::default()
     };
@@ -321,7 +322,7 @@ mod tests {
         let pool = PoolConfig::demo();
         let mut metadata = Map::new();
         metadata.insert("onBehalfOfToken".into(), json!("t"));
-        let event = machine_event(&pool, "obo-m2m", &["cognito-obo/crm".into()], Some(metadata));
+        let event = machine_event(&pool, "obo-m2m", Some(&["cognito-obo/crm".into()]), Some(metadata));
         let v = serde_json::to_value(&event).unwrap();
         assert_eq!(v["version"], "3");
         assert_eq!(v["triggerSource"], "TokenGeneration_ClientCredentials");
@@ -335,5 +336,7 @@ mod tests {
         assert_eq!(v["request"]["scopes"], json!(["cognito-obo/crm"]));
         assert_eq!(v["request"]["clientMetadata"]["onBehalfOfToken"], "t");
         assert_eq!(v["response"]["claimsAndScopeOverrideDetails"], Value::Null);
+        let bare = serde_json::to_value(machine_event(&pool, "obo-m2m", None, None)).unwrap();
+        assert!(!bare["request"].as_object().unwrap().contains_key("scopes"), "{bare}");
     }
 }

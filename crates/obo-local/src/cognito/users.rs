@@ -15,7 +15,7 @@ use super::tokens::USER_API_SCOPE;
 impl Pool {
     /// The user behind a valid, unrevoked access token with the user-API scope (`GetUser`,
     /// `GlobalSignOut`).
-    fn token_user(&self, access_token: &str) -> Result<&PoolUser, PoolError> {
+    fn token_user(&self, access_token: &str) -> Result<PoolUser, PoolError> {
         let claims = self.own_token(access_token, TokenKind::Access).map_err(|p| match p {
             TokenProblem::Expired => PoolError::NotAuthorized("Access Token has expired".into()),
             TokenProblem::Invalid => PoolError::NotAuthorized("Invalid Access Token".into()),
@@ -28,11 +28,12 @@ impl Pool {
             return Err(PoolError::NotAuthorized("Access Token does not have required scopes".into()));
         }
         let sub = claims.get("sub").and_then(Value::as_str).unwrap_or_default();
-        self.config.user_by_sub(sub).ok_or_else(|| PoolError::NotAuthorized("Invalid Access Token".into()))
+        // A deleted user's token (its name perhaps given to someone else since) names no user.
+        self.user_by_sub(sub).ok_or_else(|| PoolError::NotAuthorized("Invalid Access Token".into()))
     }
 
     /// `GetUser`.
-    pub(crate) fn get_user(&self, access_token: &str) -> Result<&PoolUser, PoolError> {
+    pub(crate) fn get_user(&self, access_token: &str) -> Result<PoolUser, PoolError> {
         let started = Instant::now();
         let result = self.token_user(access_token);
         let mut event = PoolEvent::new(Operation::GetUser, None);
@@ -41,12 +42,12 @@ impl Pool {
     }
 
     /// `AdminGetUser`.
-    pub(crate) fn admin_get_user(&self, pool_id: &str, username: &str) -> Result<&PoolUser, PoolError> {
+    pub(crate) fn admin_get_user(&self, pool_id: &str, username: &str) -> Result<PoolUser, PoolError> {
         let started = Instant::now();
         let mut event = PoolEvent::new(Operation::AdminGetUser, None);
         event.username = Some(username.to_owned());
         let result =
-            self.check_pool(pool_id).and_then(|()| self.config.user(username).ok_or(PoolError::UserNotFound));
+            self.check_pool(pool_id).and_then(|()| self.user(username).ok_or(PoolError::UserNotFound));
         self.finish(event, started, result, |_| None)
     }
 
@@ -83,7 +84,7 @@ impl Pool {
         let started = Instant::now();
         let mut event = PoolEvent::new(Operation::SignOut, None);
         event.username = Some(username.to_owned());
-        let known = self.config.user(username).is_some();
+        let known = self.user(username).is_some();
         {
             let mut sessions = self.sessions();
             let issued = sessions.by_user.get(username).cloned().unwrap_or_default();
