@@ -109,14 +109,14 @@ impl Pool {
         let now = now_secs();
         let subject_exp = subject.get("exp").and_then(Value::as_u64).unwrap_or(now);
         let lifetime = client.access_token_validity.as_secs().min(subject_exp.saturating_sub(now));
-        let mut claims = tokens::user_access(&self.issuer, &client.client_id, user, &scopes, now, lifetime);
+        let mut claims = tokens::user_access(&self.issuer, &client.client_id, &user, &scopes, now, lifetime);
         if let Some(auth_time) = subject.get("auth_time") {
             claims.insert("auth_time".into(), auth_time.clone());
         }
         if let Some(act) = act {
             claims.insert("act".into(), act);
         }
-        self.remember(user, &claims);
+        self.remember(&user, &claims);
         self.controls.count(Some(&client.client_id), |n| n.tokens_issued += 1);
         *claims_out = claims.clone();
         Ok(IssuedToken { access_token: self.keys.sign(TokenKind::Access, &claims), expires_in: lifetime })
