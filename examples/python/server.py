@@ -130,6 +130,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8081")))
     args = parser.parse_args(argv[1:])
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    logging.getLogger("mcp").setLevel(logging.WARNING)
     try:
         config = TargetConfig.from_env(os.environ)
     except ValueError as err:
