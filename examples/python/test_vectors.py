@@ -7,6 +7,7 @@ Run: `python -m unittest discover -s examples/python` (`make test` does, in its 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import unittest
 from pathlib import Path
@@ -68,6 +69,10 @@ class SharedVectors(unittest.TestCase):
         self.assertEqual({c["rule"] for c in VECTORS["cases"]}, RULES)
         names = [c["name"] for c in VECTORS["cases"]]
         self.assertEqual(len(names), len(set(names)), "vector names are unique")
+
+    def test_the_guide_states_exactly_the_rules_the_vectors_test(self):
+        guide = (ROOT / "docs" / "obo-target.md").read_text()
+        self.assertEqual(set(re.findall(r"vectors:\s+`(\w+)`", guide)), RULES)
 
     def test_the_committed_vectors_are_what_the_generator_makes(self):
         sys.path.insert(0, str(VECTORS_DIR))

@@ -95,17 +95,22 @@ async fn the_python_target_sees_each_user_as_themselves_and_refuses_their_own_to
     let cognito_port = free_port();
     let issuer = format!("http://127.0.0.1:{cognito_port}/{DEFAULT_POOL_ID}");
     let python = PythonTarget::start(&issuer);
-    let mut options = StackOptions::new(binary("pre-token").parent().expect("bin dir")).with_target("py", &python.url);
+    let mut options =
+        StackOptions::new(binary("pre-token").parent().expect("bin dir")).with_target("py", &python.url);
     options.cognito_port = cognito_port;
     let stack = Stack::start(options).await.expect("the local stack starts with the Python target");
     assert_eq!(stack.cognito.issuer(), issuer);
     let tools = stack.gateway.tool_names();
-    assert!(tools.contains(&"py___whoami".to_owned()) && tools.contains(&"crm___whoami".to_owned()), "{tools:?}");
+    assert!(
+        tools.contains(&"py___whoami".to_owned()) && tools.contains(&"crm___whoami".to_owned()),
+        "{tools:?}"
+    );
 
     let alice = sign_in(&stack, "alice").await;
     let bob = sign_in(&stack, "bob").await;
     for (token, sub, name, org) in [(&alice, ALICE, "alice", "acme"), (&bob, BOB, "bob", "globex")] {
-        let client = connect(&stack.gateway_url(), Some(token)).await.expect("MCP session through the gateway");
+        let client =
+            connect(&stack.gateway_url(), Some(token)).await.expect("MCP session through the gateway");
         let who = whoami(&client).await;
         assert_eq!(who["obo_sub"], sub, "{who}");
         assert_eq!(who["obo_iss"], issuer.as_str());
@@ -128,13 +133,17 @@ async fn the_python_target_sees_each_user_as_themselves_and_refuses_their_own_to
     let err = connect(&python.url, Some(&alice)).await.expect_err("a direct MCP session with alice's token");
     assert!(format!("{err:?}").contains("token_not_for_target"), "{err:?}");
     let (status, challenge, _) = straight(&python.url, "Basic YWxpY2U6cHc=").await;
-    assert_eq!((status, challenge.as_str()), (401, r#"Bearer error="invalid_token", error_description="subject_malformed""#));
+    assert_eq!(
+        (status, challenge.as_str()),
+        (401, r#"Bearer error="invalid_token", error_description="subject_malformed""#)
+    );
 
     // The gateway's tool-sync token may list the tools but never acts for a user.
     let sync = client_credentials(&stack, TOOL_SYNC_CLIENT, &target_scope("py")).await;
     let direct = connect(&python.url, Some(&sync)).await.expect("a tool-sync session");
     assert!(direct.list_all_tools().await.expect("tools/list").iter().any(|t| t.name == "whoami"));
-    let refused = direct.call_tool(call("whoami", json!({}))).await.expect_err("whoami with the tool-sync token");
+    let refused =
+        direct.call_tool(call("whoami", json!({}))).await.expect_err("whoami with the tool-sync token");
     assert!(format!("{refused:?}").contains("subject_client_not_allowed"), "{refused:?}");
     stack.shutdown().await;
 }

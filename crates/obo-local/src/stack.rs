@@ -122,7 +122,9 @@ fn grant_target_scope(pool: &mut PoolConfig, name: &str) {
     if let Some(server) = pool.resource_servers.iter_mut().find(|r| r.identifier == RESOURCE_SERVER) {
         server.scopes.push(name.to_owned());
     }
-    for client in pool.clients.iter_mut().filter(|c| c.client_id == OBO_CLIENT || c.client_id == TOOL_SYNC_CLIENT) {
+    for client in
+        pool.clients.iter_mut().filter(|c| c.client_id == OBO_CLIENT || c.client_id == TOOL_SYNC_CLIENT)
+    {
         client.allowed_oauth_scopes.push(target_scope(name));
     }
 }
@@ -181,7 +183,8 @@ impl Stack {
             "weather": {"mode": "passthrough"},
         });
         for (name, _) in &options.extra_targets {
-            targets[name] = json!({"mode": "obo", "scopes": [target_scope(name)], "metadata": {"target": name}});
+            targets[name] =
+                json!({"mode": "obo", "scopes": [target_scope(name)], "metadata": {"target": name}});
         }
         let obo_secret = secret_of(&cognito, OBO_CLIENT)?;
         let interceptor = FunctionConfig::new("interceptor", &options.interceptor_binary)
@@ -220,7 +223,8 @@ impl Stack {
             )
             .with_interceptor(interceptor.clone() as Arc<dyn Invoke>);
         for (name, url) in &options.extra_targets {
-            gateway = gateway.with_target(GatewayTarget::new(name, url).with_credential(tool_sync(target_scope(name))?));
+            gateway = gateway
+                .with_target(GatewayTarget::new(name, url).with_credential(tool_sync(target_scope(name))?));
         }
         gateway.interceptor_timeout = options.interceptor_deadline;
         let gateway = crate::gateway::start(gateway).await.map_err(|e| err("gateway", e))?;

@@ -87,7 +87,12 @@ async fn every_shared_vector_gets_its_verdict() {
         }
         checked += 1;
     }
-    assert!(failures.is_empty(), "{} of {checked} vectors disagree:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} vectors disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(checked >= 40, "only {checked} vectors ran");
     // Only the obo_iss allow-list rows wait for the Rust option.
     assert!(skipped.iter().all(|n| n.starts_with("obo_iss_")), "{skipped:?}");
