@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,8 +90,10 @@ class TargetConfig:
                 raise ValueError(f"{name} must not be empty")
 
         require("issuer", self.issuer)
-        if not (self.issuer.startswith("https://") or self.issuer.startswith(("http://127.0.0.1", "http://localhost"))):
-            raise ValueError("issuer must be an https URL (plain http only on loopback)")
+        url = urllib.parse.urlsplit(self.issuer)
+        loopback = url.scheme == "http" and url.hostname in ("127.0.0.1", "localhost", "::1")
+        if not (url.scheme == "https" or loopback) or not url.hostname or url.query or url.fragment or url.username:
+            raise ValueError("issuer must be an https URL without query or credentials (plain http only on loopback)")
         require("obo_client_id", self.obo_client_id)
         require("scope", self.scope)
         if any(c.isspace() for c in self.scope):
@@ -164,16 +167,22 @@ KeyResolver = Callable[[str], Any]
 
 
 def jwks_keys(issuer: str, timeout: float = 1.5) -> KeyResolver:
-    """Keys from `<issuer>/.well-known/jwks.json` through PyJWT's `PyJWKClient` (cached; an
-    unknown `kid` refetches)."""
-    client = jwt.PyJWKClient(f"{issuer.rstrip('/')}/.well-known/jwks.json", cache_keys=True, timeout=timeout)
+    """Keys from `<issuer>/.well-known/jwks.json` through PyJWT's `PyJWKClient`: the key set
+    cached for five minutes, no redirects, and tokens with an unknown `kid` refetching at most once
+    per 10 s since the last fetch, so forged `kid`s cannot make the target hammer the pool."""
+    client = jwt.PyJWKClient(f"{issuer.rstrip('/')}/.well-known/jwks.json", lifespan=300, timeout=timeout, cooldown_duration=10)
+    unavailable = (jwt.PyJWKClientError, jwt.exceptions.PyJWKSetError)
 
     def resolve(kid: str):
+        try:
+            client.get_signing_keys()  # the cached set; fetched when missing or older than five minutes
+        except unavailable:
+            raise Rejection("jwks_unavailable", "the issuer's signing keys are unavailable") from None
         try:
             return client.get_signing_key(kid).key
         except jwt.PyJWKClientConnectionError:
             raise Rejection("jwks_unavailable", "the issuer's signing keys are unavailable") from None
-        except jwt.PyJWKClientError:
+        except unavailable:
             raise Rejection("subject_unknown_key", "the token's key is not in the issuer's JWKS") from None
 
     return resolve

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from obo_token import Rejection, TargetConfig, TargetVerifier, bearer_token, key_set
+from obo_token import Rejection, TargetConfig, TargetVerifier, bearer_token, jwks_keys, key_set
 
 ROOT = Path(__file__).resolve().parents[2]
 VECTORS_DIR = ROOT / "tests" / "vectors"
@@ -89,6 +91,57 @@ class SharedVectors(unittest.TestCase):
         with self.assertRaises(Rejection) as caught:
             verifier.verify_obo(case["token"])
         self.assertEqual(caught.exception.reason, "subject_expired")
+
+
+class JwksFetching(unittest.TestCase):
+    """`jwks_keys` against a real loopback HTTP server holding the vectors' JWKS."""
+
+    def setUp(self):
+        self.fetches = 0
+        test = self
+
+        class Jwks(BaseHTTPRequestHandler):
+            def do_GET(self):
+                test.fetches += 1
+                ok = self.path == "/pool/.well-known/jwks.json"
+                body = json.dumps(VECTORS["jwks"]).encode() if ok else b"{}"
+                self.send_response(200 if ok else 404)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}/pool"
+
+    def tearDown(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def reason(self, resolve, kid):
+        with self.assertRaises(Rejection) as caught:
+            resolve(kid)
+        return caught.exception.reason
+
+    def test_keys_are_cached_and_forged_kids_cannot_force_fetches(self):
+        resolve = jwks_keys(self.issuer)
+        kid = VECTORS["jwks"]["keys"][0]["kid"]
+        self.assertIsNotNone(resolve(kid))
+        self.assertIsNotNone(resolve(kid))
+        self.assertEqual(self.fetches, 1)
+        for forged in ["forged-1", "forged-2", "forged-3"]:
+            self.assertEqual(self.reason(resolve, forged), "subject_unknown_key")
+        self.assertEqual(self.fetches, 1, "unknown kids refetch at most once per 10 s since the last fetch")
+
+    def test_unreachable_keys_are_a_server_side_failure(self):
+        self.assertEqual(self.reason(jwks_keys(self.issuer + "-gone"), "k"), "jwks_unavailable")
+        closed = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+        port = closed.server_address[1]
+        closed.server_close()
+        self.assertEqual(self.reason(jwks_keys(f"http://127.0.0.1:{port}/pool", timeout=0.5), "k"), "jwks_unavailable")
 
 
 class Http(unittest.TestCase):
