@@ -200,7 +200,9 @@ def reject(name, rule, token, reason, check="obo", **extra):
 
 
 def cases(s: Signer, key) -> list[dict]:
-    allow = {"requires": OBO_ISS_ALLOW_LIST}
+    # Rows with an `obo_iss` allow-list configured.
+    listed = {"config": {"allowed_obo_issuers": [ISSUER, PARTNER_ISSUER]}, "requires": OBO_ISS_ALLOW_LIST}
+    only_ours = {"config": {"allowed_obo_issuers": [ISSUER]}, "requires": OBO_ISS_ALLOW_LIST}
     return [
         # Accepted: the user, identified by (obo_iss, obo_sub), and what the token says of them.
         accept("obo_token_of_alice", "accepted", s.sign(obo()), identity()),
@@ -265,30 +267,9 @@ def cases(s: Signer, key) -> list[dict]:
         reject("obo_exp_passed", "obo_exp", s.sign(obo(obo_exp=NOW - 1)), "subject_expired"),
         reject("obo_exp_not_a_number", "obo_exp", s.sign(obo(obo_exp="soon")), "subject_claim_invalid"),
         # obo_iss allowed when a list is configured (one issuer: no list, as simple as before).
-        accept(
-            "obo_iss_listed",
-            "obo_iss",
-            s.sign(obo(obo_iss=PARTNER_ISSUER)),
-            identity(user_issuer=PARTNER_ISSUER),
-            config={"allowed_obo_issuers": [ISSUER, PARTNER_ISSUER]},
-            **allow,
-        ),
-        reject(
-            "obo_iss_not_listed",
-            "obo_iss",
-            s.sign(obo(obo_iss=OTHER_ISSUER)),
-            "subject_issuer_not_allowed",
-            config={"allowed_obo_issuers": [ISSUER, PARTNER_ISSUER]},
-            **allow,
-        ),
-        reject(
-            "obo_iss_missing_with_allow_list",
-            "obo_iss",
-            s.sign(obo(obo_iss=None)),
-            "obo_claims_missing",
-            config={"allowed_obo_issuers": [ISSUER]},
-            **allow,
-        ),
+        accept("obo_iss_listed", "obo_iss", s.sign(obo(obo_iss=PARTNER_ISSUER)), identity(user_issuer=PARTNER_ISSUER), **listed),
+        reject("obo_iss_not_listed", "obo_iss", s.sign(obo(obo_iss=OTHER_ISSUER)), "subject_issuer_not_allowed", **listed),
+        reject("obo_iss_missing_with_allow_list", "obo_iss", s.sign(obo(obo_iss=None)), "obo_claims_missing", **only_ours),
         # Signature, algorithm, issuer and time come first.
         reject("signature_of_other_claims", "signature_and_time", s.tampered(obo()), "subject_bad_signature"),
         reject("hs256_keyed_with_public_key", "signature_and_time", hs256_with_public_key(key, obo()), "subject_alg_not_allowed"),
