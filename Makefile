@@ -8,7 +8,10 @@ CFN_LINT ?= cfn-lint
 # template.yaml's BuildProperties.Binary names against the workspace.
 LAMBDAS := pre-token pre-token-lookup interceptor
 
-.PHONY: demo test test-tools test-rie-release lint fmt bench build package tools clean-dist sam-build \
+# The Python examples' virtual environment (examples/python/requirements.txt, pinned).
+PY_EXAMPLES := $(or $(CARGO_TARGET_DIR),target)/py-examples
+
+.PHONY: demo test test-tools python-examples test-rie-release lint fmt bench build package tools clean-dist sam-build \
 	lint-template inspector
 
 ## The local end-to-end demo (no AWS account needed).
@@ -17,15 +20,25 @@ demo:
 	$(CARGO) run -q -p obo-local --bin obo-local -- demo
 
 ## Every test: unit, integration and end-to-end (builds the Lambda binaries first).
-test: test-tools
+test: test-tools python-examples
+	cd examples/python && $(abspath $(PY_EXAMPLES))/bin/python -m unittest discover
 	$(CARGO) build --workspace --bins
-	$(CARGO) test --workspace --all-features
+	OBO_PYTHON=$(abspath $(PY_EXAMPLES))/bin/python $(CARGO) test --workspace --all-features
 
 ## AWS's Lambda Runtime Interface Emulator, which the end-to-end tests run the binaries under,
 ## ships in the aws-sam-cli wheel: installed once if missing.
 test-tools:
 	@$(PYTHON) -c 'import samcli' 2>/dev/null || $(PYTHON) -m pip install --quiet \
 		--disable-pip-version-check 'aws-sam-cli==1.170.0'
+
+## The Python examples' dependencies from PyPI, pinned, in a venv under the target directory;
+## reinstalled when the requirements change.
+python-examples: $(PY_EXAMPLES)/installed.txt
+
+$(PY_EXAMPLES)/installed.txt: examples/python/requirements.txt
+	$(PYTHON) -m venv $(PY_EXAMPLES)
+	$(PY_EXAMPLES)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	$(PY_EXAMPLES)/bin/python -m pip freeze > $@
 
 ## The release binaries (size-optimised profile) under AWS's Runtime Interface Emulator.
 test-rie-release: test-tools

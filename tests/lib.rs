@@ -40,6 +40,23 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// The Python interpreter of the examples' virtual environment (`make python-examples` makes
+/// it under the target directory, with `examples/python/requirements.txt`), or `OBO_PYTHON`.
+pub fn example_python() -> PathBuf {
+    let path = std::env::var_os("OBO_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("target"))
+            .join("py-examples/bin/python")
+    });
+    assert!(
+        path.is_file(),
+        "{} is missing: `make python-examples` installs the Python examples' dependencies (make test does it) or set OBO_PYTHON",
+        path.display()
+    );
+    path
+}
+
 /// The Runtime Interface Emulator shipped inside the `aws-sam-cli` wheel
 /// (`samcli/local/rapid/aws-lambda-rie-x86_64`), or `OBO_RIE` if set.
 pub fn runtime_interface_emulator() -> PathBuf {

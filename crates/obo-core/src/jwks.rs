@@ -326,6 +326,18 @@ impl KeyStore {
         }
     }
 
+    /// Installs `keys` as the issuer's key set, as if fetched now: keys distributed out of band,
+    /// and tests whose tokens name a fixed issuer (the shared test vectors). The usual rules
+    /// apply from then on (replaced after `max_age`, refetched for an unknown `kid`).
+    pub fn install(&self, issuer: &TrustedIssuer, keys: KeySet) {
+        let entry = self.entry(issuer);
+        let mut state = entry.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.keys = Some(Arc::new(keys));
+        state.fetched_at_ms = self.clock.now_millis();
+        state.last_miss_ms = None;
+        state.last_error = None;
+    }
+
     fn entry(&self, issuer: &TrustedIssuer) -> Arc<IssuerEntry> {
         if let Some(entry) = self.issuers.read().unwrap_or_else(|e| e.into_inner()).get(&issuer.issuer) {
             return entry.clone();

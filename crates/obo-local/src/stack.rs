@@ -49,6 +49,14 @@ pub struct StackOptions {
     pub trigger_deadline: Duration,
     /// How long the interceptor may take.
     pub interceptor_deadline: Duration,
+    /// More on-behalf-of targets, already listening, as `(name, MCP URL)` (e.g. a Python MCP
+    /// server): each gets the scope `cognito-obo/<name>` (granted to the on-behalf-of and
+    /// tool-sync clients), an `obo` entry in the interceptor's `OBO_TARGETS` and the gateway's
+    /// tool-sync credential, like `crm`.
+    pub extra_targets: Vec<(String, String)>,
+    /// The Cognito emulator's loopback port (0: any free port). A target started before the
+    /// stack knows the issuer from it: `http://127.0.0.1:<port>/<poolId>`.
+    pub cognito_port: u16,
 }
 
 impl StackOptions {
@@ -63,7 +71,15 @@ impl StackOptions {
             gateway_allowed_clients: vec![USER_CLIENT.to_owned()],
             trigger_deadline: TRIGGER_DEADLINE,
             interceptor_deadline: Duration::from_secs(10),
+            extra_targets: Vec::new(),
+            cognito_port: 0,
         }
+    }
+
+    /// Adds an on-behalf-of target listening at `url` (see [`StackOptions::extra_targets`]).
+    pub fn with_target(mut self, name: &str, url: &str) -> Self {
+        self.extra_targets.push((name.to_owned(), url.to_owned()));
+        self
     }
 
     /// Sets a trigger variable.
@@ -100,6 +116,19 @@ pub fn target_scope(target: &str) -> String {
     format!("{RESOURCE_SERVER}/{target}")
 }
 
+/// Adds the scope of target `name` to the demo resource server and grants it to the
+/// on-behalf-of and tool-sync clients.
+fn grant_target_scope(pool: &mut PoolConfig, name: &str) {
+    if let Some(server) = pool.resource_servers.iter_mut().find(|r| r.identifier == RESOURCE_SERVER) {
+        server.scopes.push(name.to_owned());
+    }
+    for client in
+        pool.clients.iter_mut().filter(|c| c.client_id == OBO_CLIENT || c.client_id == TOOL_SYNC_CLIENT)
+    {
+        client.allowed_oauth_scopes.push(target_scope(name));
+    }
+}
+
 fn with_issuer(vars: &[(String, String)], issuer: &str) -> Vec<(String, String)> {
     vars.iter().map(|(k, v)| (k.clone(), v.replace("{issuer}", issuer))).collect()
 }
@@ -119,16 +148,25 @@ impl Stack {
                 )));
             }
         }
-        let cognito =
-            CognitoEmulator::start(options.pool.clone()).await.map_err(|e| err("Cognito emulator", e))?;
+        let mut pool = options.pool.clone();
+        for (name, _) in &options.extra_targets {
+            grant_target_scope(&mut pool, name);
+        }
+        let cognito = CognitoEmulator::start_on(pool, options.cognito_port)
+            .await
+            .map_err(|e| err("Cognito emulator", e))?;
         let issuer = cognito.issuer().to_owned();
         // One value for both Lambdas, as the template does: the interceptor's OBO_TARGETS and the
         // trigger's scope groups (each on-behalf-of target's scopes are one group).
-        let targets = json!({
+        let mut targets = json!({
             "crm": {"mode": "obo", "scopes": [target_scope("crm")], "metadata": {"target": "crm"}},
             "weather": {"mode": "passthrough"},
-        })
-        .to_string();
+        });
+        for (name, _) in &options.extra_targets {
+            targets[name] =
+                json!({"mode": "obo", "scopes": [target_scope(name)], "metadata": {"target": name}});
+        }
+        let targets = targets.to_string();
 
         let trigger = FunctionConfig::new("pre-token", &options.trigger_binary)
             .envs([
@@ -188,6 +226,10 @@ impl Stack {
                     .with_credential(tool_sync(target_scope("weather"))?),
             )
             .with_interceptor(interceptor.clone() as Arc<dyn Invoke>);
+        for (name, url) in &options.extra_targets {
+            gateway = gateway
+                .with_target(GatewayTarget::new(name, url).with_credential(tool_sync(target_scope(name))?));
+        }
         gateway.interceptor_timeout = options.interceptor_deadline;
         let gateway = crate::gateway::start(gateway).await.map_err(|e| err("gateway", e))?;
         Ok(Self { cognito, trigger, interceptor, crm, weather, gateway })

@@ -82,7 +82,13 @@ impl CognitoEmulator {
     /// Starts the pool on a free loopback port, without a trigger (see
     /// [`CognitoEmulator::set_trigger`]: the trigger usually needs the issuer first).
     pub async fn start(config: PoolConfig) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on(config, 0).await
+    }
+
+    /// Starts the pool on loopback port `port` (0: any free port), for a target that must be
+    /// told the issuer before the pool runs.
+    pub async fn start_on(config: PoolConfig, port: u16) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let pool = Arc::new(Pool::new(config, &base_url));
         let pool_id = pool.config.pool_id.clone();
