@@ -191,6 +191,12 @@ fn template_variables(template: &Yaml) -> BTreeSet<String> {
         .collect()
 }
 
+/// Fails with `what` and one line per item unless there are none.
+fn assert_none<T: std::fmt::Display>(what: &str, items: impl IntoIterator<Item = T>) {
+    let lines: Vec<String> = items.into_iter().map(|item| item.to_string()).collect();
+    assert!(lines.is_empty(), "{what}:\n  {}", lines.join("\n  "));
+}
+
 fn report(problems: &[(String, BTreeSet<String>)]) -> String {
     problems
         .iter()
@@ -271,12 +277,9 @@ fn the_source_scan_sees_both_lambdas_configuration() {
 #[test]
 fn readme_documents_every_variable_the_lambdas_read() {
     let documented = readme_variables(&read("README.md"));
-    let missing: BTreeSet<String> =
-        lambda_variables().into_iter().filter(|v| !documented.contains_key(v)).collect();
-    assert!(
-        missing.is_empty(),
-        "README.md documents no table row (variable in the first cell) for these variables the Lambdas read:\n  {}",
-        missing.into_iter().collect::<Vec<_>>().join("\n  ")
+    assert_none(
+        "README.md documents no table row (variable in the first cell) for these variables the Lambdas read",
+        lambda_variables().into_iter().filter(|v| !documented.contains_key(v)),
     );
 }
 
@@ -521,15 +524,12 @@ fn no_two_resources_ever_share_a_physical_name() {
             owners.entry(name).or_default().insert(id);
         }
     }
-    let shared: Vec<String> = owners
-        .iter()
-        .filter(|(_, ids)| ids.len() > 1)
-        .map(|((namespace, name), ids)| format!("{namespace} {name}: {ids:?}"))
-        .collect();
-    assert!(
-        shared.is_empty(),
-        "resources that share a physical name under some combination of conditions (an update that switches between them fails: \"already exists\"):\n  {}",
-        shared.join("\n  ")
+    assert_none(
+        "resources that share a physical name under some combination of conditions (an update that switches between them fails: \"already exists\")",
+        owners
+            .iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|((namespace, name), ids)| format!("{namespace} {name}: {ids:?}")),
     );
 }
 
@@ -558,11 +558,7 @@ fn physical_names_fit_their_patterns_for_any_stack_name() {
     for namespace in ["Lambda function", "gateway", "credential provider", "inline policy", "user pool"] {
         assert!(checked.contains(namespace), "no {namespace} name was checked");
     }
-    assert!(
-        problems.is_empty(),
-        "names outside their CloudFormation patterns:\n  {}",
-        problems.into_iter().collect::<Vec<_>>().join("\n  ")
-    );
+    assert_none("names outside their CloudFormation patterns", problems);
 }
 
 #[test]
