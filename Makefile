@@ -88,9 +88,15 @@ clean-dist:
 sam-build:
 	SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml
 
-## The template lint CI runs: cfn-lint >= 1.58 (what `sam validate --lint` runs, too).
+## The template checks CI runs, all offline: cfn-lint >= 1.58 against CloudFormation's resource
+## schemas plus this project's rules (scripts/cfn-lint-rules: enum values in every `Fn::If` branch
+## against the AWS API models in botocore), `sam validate --lint`, and the deployment tests
+## (physical names unique under every combination of conditions and within their patterns for any
+## stack name, DependsOn edges, defaults, parameter groups).
 lint-template:
-	$(CFN_LINT) template.yaml
+	$(CFN_LINT) --template template.yaml --append-rules scripts/cfn-lint-rules
+	SAM_CLI_TELEMETRY=0 $(SAM) validate --lint --template template.yaml --region us-east-1
+	$(CARGO) test -p obo-e2e --test deploy
 
 ## The official MCP Inspector CLI (npm) lists and calls the tools through the local gateway.
 inspector:

@@ -191,6 +191,12 @@ fn template_variables(template: &Yaml) -> BTreeSet<String> {
         .collect()
 }
 
+/// Fails with `what` and one line per item unless there are none.
+fn assert_none<T: std::fmt::Display>(what: &str, items: impl IntoIterator<Item = T>) {
+    let lines: Vec<String> = items.into_iter().map(|item| item.to_string()).collect();
+    assert!(lines.is_empty(), "{what}:\n  {}", lines.join("\n  "));
+}
+
 fn report(problems: &[(String, BTreeSet<String>)]) -> String {
     problems
         .iter()
@@ -271,12 +277,9 @@ fn the_source_scan_sees_both_lambdas_configuration() {
 #[test]
 fn readme_documents_every_variable_the_lambdas_read() {
     let documented = readme_variables(&read("README.md"));
-    let missing: BTreeSet<String> =
-        lambda_variables().into_iter().filter(|v| !documented.contains_key(v)).collect();
-    assert!(
-        missing.is_empty(),
-        "README.md documents no table row (variable in the first cell) for these variables the Lambdas read:\n  {}",
-        missing.into_iter().collect::<Vec<_>>().join("\n  ")
+    assert_none(
+        "README.md documents no table row (variable in the first cell) for these variables the Lambdas read",
+        lambda_variables().into_iter().filter(|v| !documented.contains_key(v)),
     );
 }
 
@@ -343,4 +346,353 @@ fn template_builds_the_workspace_lambda_binaries() {
         built, expected,
         "template.yaml's BuildProperties.Binary names (left) differ from the workspace's Lambda binaries (right)"
     );
+}
+
+// ---------------------------------------------------------------- CloudFormation deploys and updates
+
+#[path = "deploy/template.rs"]
+mod template;
+
+use template::{Deployment, intrinsic};
+
+/// How each resource type's physical name is made (the properties that form it), and the
+/// namespace in which it must be unique. A resource without these properties gets a generated,
+/// unique name.
+const NAMED: [(&str, &str, &[&str]); 12] = [
+    ("AWS::Serverless::Function", "Lambda function", &["FunctionName"]),
+    ("AWS::Lambda::Function", "Lambda function", &["FunctionName"]),
+    ("AWS::Logs::LogGroup", "log group", &["LogGroupName"]),
+    ("AWS::BedrockAgentCore::Gateway", "gateway", &["Name"]),
+    ("AWS::BedrockAgentCore::OAuth2CredentialProvider", "credential provider", &["Name"]),
+    ("AWS::BedrockAgentCore::GatewayTarget", "gateway target", &["GatewayIdentifier", "Name"]),
+    ("AWS::Cognito::UserPool", "user pool", &["UserPoolName"]),
+    ("AWS::Cognito::UserPoolDomain", "user pool domain", &["Domain"]),
+    ("AWS::Cognito::UserPoolResourceServer", "resource server", &["UserPoolId", "Identifier"]),
+    ("AWS::IAM::Role", "role", &["RoleName"]),
+    ("AWS::SecretsManager::Secret", "secret", &["Name"]),
+    ("AWS::CloudWatch::Alarm", "alarm", &["AlarmName"]),
+];
+
+/// Every physical name a deployment gives: (namespace, name) → logical id. Inline policies are
+/// named per role (an `AWS::IAM::Policy` and a role's own `Policies` share that namespace).
+fn physical_names(deployment: &Deployment, template: &Yaml) -> Vec<((String, String), String)> {
+    let mut names = Vec::new();
+    for id in deployment.resources() {
+        let resource = &template["Resources"][id];
+        let kind = resource["Type"].as_str().unwrap_or_default();
+        let properties = &resource["Properties"];
+        if let Some((_, namespace, keys)) = NAMED.iter().find(|(t, _, _)| *t == kind) {
+            if keys.iter().all(|k| properties[*k].is_null()) {
+                continue;
+            }
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|k| {
+                    deployment.string(&properties[*k]).unwrap_or_else(|| panic!("{id}.{k} has no value"))
+                })
+                .collect();
+            names.push(((namespace.to_string(), parts.join("/")), id.to_owned()));
+        }
+        if kind == "AWS::IAM::Policy" {
+            let policy = deployment.string(&properties["PolicyName"]).expect("PolicyName");
+            for role in deployment.list(&properties["Roles"]) {
+                names.push((("inline policy".to_owned(), format!("{role}/{policy}")), id.to_owned()));
+            }
+        }
+        if kind == "AWS::IAM::Role" {
+            for policy in properties["Policies"].as_sequence().into_iter().flatten() {
+                let policy = deployment.string(&policy["PolicyName"]).expect("PolicyName");
+                names.push((("inline policy".to_owned(), format!("<{id}>/{policy}")), id.to_owned()));
+            }
+        }
+    }
+    names
+}
+
+/// The parameters the conditions read, each with the values that decide them: its allowed values,
+/// or every literal it is compared with plus one it is not.
+fn condition_inputs(template: &Yaml) -> BTreeMap<String, Vec<String>> {
+    fn walk(value: &Yaml, compared: &mut BTreeMap<String, BTreeSet<String>>) {
+        if let Some((function, argument)) = intrinsic(value) {
+            if function == "Fn::Equals" {
+                let items = argument.as_sequence().expect("Equals arguments");
+                for (a, b) in [(&items[0], &items[1]), (&items[1], &items[0])] {
+                    if let (Some(("Ref", name)), Some(literal)) =
+                        (intrinsic(a).as_ref().map(|(f, v)| (f.as_str(), v.as_str())), b.as_str())
+                    {
+                        let entry = compared.entry(name.unwrap_or_default().to_owned()).or_default();
+                        entry.insert(literal.to_owned());
+                    }
+                }
+            }
+            return walk(argument, compared);
+        }
+        if let Some(items) = value.as_sequence() {
+            items.iter().for_each(|item| walk(item, compared));
+        }
+    }
+    let mut compared = BTreeMap::new();
+    for condition in template["Conditions"].as_mapping().expect("Conditions").values() {
+        walk(condition, &mut compared);
+    }
+    compared
+        .into_iter()
+        .map(|(name, literals)| {
+            let spec = &template["Parameters"][name.as_str()];
+            let values = match spec["AllowedValues"].as_sequence() {
+                Some(allowed) => allowed.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+                None => literals.into_iter().chain(["set-by-the-deployer".to_owned()]).collect(),
+            };
+            (name, values)
+        })
+        .collect()
+}
+
+/// Every combination of the values that decide the conditions.
+fn every_combination(template: &Yaml) -> Vec<BTreeMap<String, String>> {
+    let mut combinations = vec![BTreeMap::new()];
+    for (name, values) in condition_inputs(template) {
+        let mut next = Vec::with_capacity(combinations.len() * values.len());
+        for base in &combinations {
+            for value in &values {
+                let mut combination = base.clone();
+                combination.insert(name.clone(), value.clone());
+                next.push(combination);
+            }
+        }
+        combinations = next;
+    }
+    combinations
+}
+
+/// Stack names at CloudFormation's limits: `[a-zA-Z][-a-zA-Z0-9]*`, at most 128 characters.
+fn stack_names() -> Vec<String> {
+    let long = format!("Long--Stack-{}", "x".repeat(116));
+    assert_eq!(long.len(), 128);
+    vec!["s".to_owned(), "my-stack".to_owned(), "a--b".to_owned(), "Z".repeat(128), long]
+}
+
+/// Whether `name` matches `^([0-9a-zA-Z][-]?){1,max}$` (AgentCore gateway and target names).
+fn alnum_hyphen_units(name: &str, max: usize) -> bool {
+    let units = name.chars().filter(char::is_ascii_alphanumeric).count();
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && !name.contains("--")
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && (1..=max).contains(&units)
+}
+
+/// The name constraints of CloudFormation's resource schemas (cfn-lint 1.58) per namespace.
+fn name_fits(namespace: &str, name: &str) -> bool {
+    let within = |max: usize, allowed: &dyn Fn(char) -> bool| {
+        (1..=max).contains(&name.chars().count()) && name.chars().all(allowed)
+    };
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    match namespace {
+        // FunctionName: the name form, [a-zA-Z0-9-_]+, at most 64.
+        "Lambda function" => within(64, &|c| word(c) || c == '-'),
+        "log group" => within(512, &|c| word(c) || ".-/#".contains(c)),
+        // Name: ^([0-9a-zA-Z][-]?){1,48}$.
+        "gateway" => alnum_hyphen_units(name, 48),
+        // GatewayIdentifier/Name: the name part, ^([0-9a-zA-Z][-]?){1,100}$.
+        "gateway target" => alnum_hyphen_units(name.rsplit('/').next().unwrap_or_default(), 100),
+        "credential provider" => within(128, &|c| word(c) || c == '-'),
+        // UserPoolName: 1 to 128 of [\w\s+=,.@-] (Cognito's PoolName).
+        "user pool" => within(128, &|c| word(c) || c.is_whitespace() || "+=,.@-".contains(c)),
+        "inline policy" => {
+            let policy = name.rsplit('/').next().unwrap_or_default();
+            (1..=128).contains(&policy.len()) && policy.chars().all(|c| word(c) || "+=,.@-".contains(c))
+        }
+        _ => true,
+    }
+}
+
+#[test]
+fn no_two_resources_ever_share_a_physical_name() {
+    let template = parse_yaml(&read("template.yaml"));
+    let combinations = every_combination(&template);
+    assert!(combinations.len() >= 1024, "only {} combinations of conditions", combinations.len());
+    // Across every combination, not only within one: an update that switches a condition creates
+    // the new resources before it deletes the old ones.
+    let mut owners: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
+    for values in &combinations {
+        let deployment = Deployment::new(&template, values, "my-stack");
+        let mut seen = BTreeMap::new();
+        for (name, id) in physical_names(&deployment, &template) {
+            if let Some(other) = seen.insert(name.clone(), id.clone()) {
+                assert_eq!(other, id, "{other} and {id} are both named {name:?} with {values:?}");
+            }
+            owners.entry(name).or_default().insert(id);
+        }
+    }
+    assert_none(
+        "resources that share a physical name under some combination of conditions (an update that switches between them fails: \"already exists\")",
+        owners
+            .iter()
+            .filter(|(_, ids)| ids.len() > 1)
+            .map(|((namespace, name), ids)| format!("{namespace} {name}: {ids:?}")),
+    );
+}
+
+#[test]
+fn physical_names_fit_their_patterns_for_any_stack_name() {
+    let template = parse_yaml(&read("template.yaml"));
+    let mut problems = BTreeSet::new();
+    let mut checked = BTreeSet::new();
+    // Every stack name with the defaults, and every combination of conditions with the longest
+    // one (128 characters, with "--"): a name is the stack name's text in a fixed frame.
+    let names = stack_names();
+    let longest = names.iter().max_by_key(|n| (n.len(), n.contains("--"))).expect("stack names").clone();
+    let runs = names
+        .into_iter()
+        .map(|stack| (stack, BTreeMap::new()))
+        .chain(every_combination(&template).into_iter().map(|values| (longest.clone(), values)));
+    for (stack, values) in runs {
+        let deployment = Deployment::new(&template, &values, &stack);
+        for ((namespace, name), id) in physical_names(&deployment, &template) {
+            checked.insert(namespace.clone());
+            if !name_fits(&namespace, &name) {
+                problems.insert(format!("{id} ({namespace}) with stack name {stack:?}: {name:?}"));
+            }
+        }
+    }
+    for namespace in ["Lambda function", "gateway", "credential provider", "inline policy", "user pool"] {
+        assert!(checked.contains(namespace), "no {namespace} name was checked");
+    }
+    assert_none("names outside their CloudFormation patterns", problems);
+}
+
+#[test]
+fn the_name_checks_reject_what_aws_rejects() {
+    assert!(alnum_hyphen_units("obo-c0ffee00-1234", 48));
+    assert!(!alnum_hyphen_units("a--b", 48));
+    assert!(!alnum_hyphen_units("-a", 48));
+    assert!(!alnum_hyphen_units(&"a".repeat(49), 48));
+    assert!(name_fits("Lambda function", &"f".repeat(64)));
+    assert!(!name_fits("Lambda function", &"f".repeat(65)));
+    assert!(!name_fits("credential provider", "a.b"));
+    assert!(!name_fits("inline policy", &format!("<Role>/{}", "p".repeat(129))));
+}
+
+#[test]
+fn the_user_pool_triggers_the_function_that_exists() {
+    let template = parse_yaml(&read("template.yaml"));
+    for values in every_combination(&template) {
+        let deployment = Deployment::new(&template, &values, "my-stack");
+        if !deployment.exists("UserPool") {
+            continue;
+        }
+        let config =
+            &template["Resources"]["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"];
+        let arn = deployment.string(&config["LambdaArn"]).expect("LambdaArn");
+        let functions: Vec<String> = ["PreTokenFunction", "PreTokenLookupFunction"]
+            .into_iter()
+            .filter(|id| deployment.exists(id))
+            .map(|id| {
+                deployment.string(&template["Resources"][id]["Properties"]["FunctionName"]).expect("name")
+            })
+            .collect();
+        assert_eq!(functions.len(), 1, "exactly one trigger function with {values:?}");
+        assert!(arn.ends_with(&format!(":function:{}", functions[0])), "{arn} with {values:?}");
+    }
+}
+
+/// Every resource `from` waits for, directly or through others.
+fn waits_for(deployment: &Deployment, from: &str) -> BTreeSet<String> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![from.to_owned()];
+    while let Some(id) = todo.pop() {
+        for dependency in deployment.dependencies(&id) {
+            if seen.insert(dependency.clone()) {
+                todo.push(dependency);
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn dependencies_exist_and_order_the_first_deploy() {
+    let template = parse_yaml(&read("template.yaml"));
+    for values in every_combination(&template) {
+        let deployment = Deployment::new(&template, &values, "my-stack");
+        for id in deployment.resources() {
+            for dependency in deployment.dependencies(id) {
+                assert!(
+                    deployment.exists(&dependency),
+                    "{id} depends on {dependency}, absent with {values:?}"
+                );
+            }
+        }
+        if !deployment.exists("GatewayTarget") {
+            continue;
+        }
+        // Creating the target lists its tools with the tool-sync token: the role's grant, the
+        // credential provider and (a new pool) the token endpoint's domain come first.
+        let target = waits_for(&deployment, "GatewayTarget");
+        let provider = waits_for(&deployment, "ToolSyncCredentialProvider");
+        for needed in ["GatewayTargetCredentialPolicy", "ToolSyncCredentialProvider"] {
+            assert!(target.contains(needed), "GatewayTarget before {needed} with {values:?}");
+        }
+        if deployment.exists("UserPoolDomain") {
+            assert!(target.contains("UserPoolDomain"), "GatewayTarget before UserPoolDomain with {values:?}");
+            assert!(provider.contains("UserPoolDomain"), "credential provider before UserPoolDomain");
+        }
+    }
+}
+
+#[test]
+fn response_interception_is_off_by_default() {
+    let template = parse_yaml(&read("template.yaml"));
+    let deployment = Deployment::new(&template, &BTreeMap::new(), "my-stack");
+    let interceptors = &template["Resources"]["Gateway"]["Properties"]["InterceptorConfigurations"];
+    let points = deployment.list(&interceptors[0]["InterceptionPoints"]);
+    assert_eq!(points, ["REQUEST"], "the default gateway intercepts requests only");
+    let on = BTreeMap::from([("GatewayResponseInterceptor".to_owned(), "true".to_owned())]);
+    let deployment = Deployment::new(&template, &on, "my-stack");
+    assert_eq!(deployment.list(&interceptors[0]["InterceptionPoints"]), ["REQUEST", "RESPONSE"]);
+}
+
+#[test]
+fn every_parameter_is_in_exactly_one_group_with_a_label() {
+    let template = parse_yaml(&read("template.yaml"));
+    let interface = &template["Metadata"]["AWS::CloudFormation::Interface"];
+    let parameters: BTreeSet<&str> =
+        template["Parameters"].as_mapping().expect("Parameters").keys().filter_map(Yaml::as_str).collect();
+    let mut grouped: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let groups = interface["ParameterGroups"].as_sequence().expect("ParameterGroups");
+    for group in groups {
+        let label = group["Label"]["default"].as_str().expect("group label");
+        for name in
+            group["Parameters"].as_sequence().expect("group parameters").iter().filter_map(Yaml::as_str)
+        {
+            grouped.entry(name).or_default().push(label);
+        }
+    }
+    let problems: Vec<String> = parameters
+        .iter()
+        .filter(|p| grouped.get(*p).is_none_or(|groups| groups.len() != 1))
+        .map(|p| format!("{p} is in {:?}", grouped.get(p).cloned().unwrap_or_default()))
+        .chain(grouped.keys().filter(|p| !parameters.contains(*p)).map(|p| format!("{p} is no parameter")))
+        .chain(
+            parameters
+                .iter()
+                .filter(|p| interface["ParameterLabels"][**p]["default"].as_str().is_none_or(str::is_empty))
+                .map(|p| format!("{p} has no label")),
+        )
+        .collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // A first deploy: the parameters without a default are all in the first group, and every
+    // parameter outside it has one.
+    let first: BTreeSet<&str> =
+        groups[0]["Parameters"].as_sequence().unwrap().iter().filter_map(Yaml::as_str).collect();
+    for name in parameters {
+        let defaulted = !template["Parameters"][name]["Default"].is_null();
+        assert!(defaulted || first.contains(name), "{name} has no default but is not among the essentials");
+    }
+}
+
+#[test]
+fn no_inline_lint_suppression() {
+    let text = read("template.yaml");
+    assert!(!text.contains("ignore_checks"), "template.yaml silences a cfn-lint check inline");
 }

@@ -112,7 +112,7 @@ pub struct ClaimsAndScopeOverrideDetails {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_generation: Option<TokenGeneration>,
     /// Group changes (user flows only). An empty one removes the user's groups: emit it only to
-    /// copy or change the request's `groupConfiguration`.
+    /// copy or change the request's `groupConfiguration` (see [`group_override_copy`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_override_details: Option<Value>,
 }
@@ -148,6 +148,27 @@ impl PreTokenResponse {
             }),
         }
     }
+}
+
+/// The `groupOverrideDetails` that keeps the user's groups and roles as the request states them,
+/// the way AWS documents it: `groupsToOverride` and `iamRolesToOverride` copied from
+/// `groupConfiguration`, `preferredRole` only when it is a string (AWS's own sample event shows it
+/// as an array, which the response schema does not accept). `None` when `groupConfiguration` is
+/// null, absent or not an object: the key is then left out of the response.
+pub fn group_override_copy(group_configuration: Option<&Value>) -> Option<Value> {
+    let source = group_configuration?.as_object()?;
+    let mut copy = Map::with_capacity(3);
+    for key in ["groupsToOverride", "iamRolesToOverride"] {
+        if let Some(list @ Value::Array(items)) = source.get(key)
+            && items.iter().all(Value::is_string)
+        {
+            copy.insert(key.to_owned(), list.clone());
+        }
+    }
+    if let Some(role @ Value::String(_)) = source.get("preferredRole") {
+        copy.insert("preferredRole".to_owned(), role.clone());
+    }
+    Some(Value::Object(copy))
 }
 
 fn ignore_incoming<'de, D: Deserializer<'de>>(d: D) -> Result<PreTokenResponse, D::Error> {

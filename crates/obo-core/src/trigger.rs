@@ -22,7 +22,7 @@ use crate::http::{HttpClient, TlsRoots};
 use crate::issuer::pool_in_issuer;
 use crate::jwks::{KeyStore, KeyStoreSettings};
 use crate::metrics::{Function, Metrics, MetricsSettings, MetricsSink, Record};
-use crate::pretoken::{ON_BEHALF_OF_TOKEN, PreTokenEvent, PreTokenResponse};
+use crate::pretoken::{ON_BEHALF_OF_TOKEN, PreTokenEvent, PreTokenResponse, group_override_copy};
 use crate::reason::{ReasonCode, Rejection};
 use crate::scope_groups::ScopeGroups;
 use crate::verify::{EventPool, IssuerPolicy, SubjectVerifier, TokenUse, VerifiedSubject, VerifierSettings};
@@ -382,6 +382,11 @@ impl Trigger {
             return PreTokenResponse::default();
         }
         outcome.action = "user_claims_added";
-        PreTokenResponse::add_access_claims(claims)
+        let mut response = PreTokenResponse::add_access_claims(claims);
+        // A changed token keeps the user's groups only if the response restates them.
+        if let Some(details) = response.claims_and_scope_override_details.as_mut() {
+            details.group_override_details = group_override_copy(event.request.group_configuration.as_ref());
+        }
+        response
     }
 }

@@ -442,18 +442,61 @@ async fn user_tokens_get_org_claims_and_keep_their_groups() {
     let (trigger, _clock) = idp.trigger_with(&[("OBO_USER_CLAIM_MAP", "org_id=custom:org_id")]).await;
     let out = trigger.handle(user_event(None)).await.unwrap();
     let response = serde_json::to_value(&out.response).unwrap();
+    // A changed token restates the request's groups (AWS: a missing or empty override may drop
+    // them); the null preferredRole is left out rather than sent as null.
     assert_eq!(
         response,
-        json!({"claimsAndScopeOverrideDetails": {"accessTokenGeneration": {"claimsToAddOrOverride": {"org_id": "acme"}}}})
+        json!({"claimsAndScopeOverrideDetails": {
+            "accessTokenGeneration": {"claimsToAddOrOverride": {"org_id": "acme"}},
+            "groupOverrideDetails": {"groupsToOverride": ["crm-users"], "iamRolesToOverride": []},
+        }})
     );
-    // No groupOverrideDetails: an empty one would strip the user's groups.
-    assert!(!response.to_string().contains("groupOverrideDetails"));
-    // AWS's own quirky sample event (preferredRole as a list, response as []) parses too.
+}
+
+#[tokio::test]
+async fn aws_sample_user_event_keeps_its_groups_and_roles() {
+    let idp = Idp::start().await;
+    // AWS's own sample event: preferredRole as a list, response as [], no custom:org_id.
     let quirky: Value =
         serde_json::from_str(include_str!("../../../events/pre-token/authentication-doc-quirks.json"))
             .unwrap();
-    let out = trigger.handle(quirky).await.unwrap();
-    assert!(out.response.claims_and_scope_override_details.is_none(), "no custom:org_id in that sample");
+    let (trigger, _clock) = idp.trigger_with(&[("OBO_USER_CLAIM_MAP", "surname=family_name")]).await;
+    let out = trigger.handle(quirky.clone()).await.unwrap();
+    let details = serde_json::to_value(&out.response).unwrap()["claimsAndScopeOverrideDetails"].take();
+    assert_eq!(details["accessTokenGeneration"], json!({"claimsToAddOrOverride": {"surname": "Zoe"}}));
+    let groups = &quirky["request"]["groupConfiguration"];
+    // Groups and roles as sent; preferredRole left out, since the response takes only a string.
+    assert_eq!(
+        details["groupOverrideDetails"],
+        json!({"groupsToOverride": groups["groupsToOverride"], "iamRolesToOverride": groups["iamRolesToOverride"]})
+    );
+    // The same event with preferredRole as a string keeps it.
+    let mut event = quirky.clone();
+    event["request"]["groupConfiguration"]["preferredRole"] =
+        json!("arn:aws:iam::123456789012:role/sns_caller");
+    let out = trigger.handle(event).await.unwrap();
+    let details = serde_json::to_value(&out.response).unwrap()["claimsAndScopeOverrideDetails"].take();
+    assert_eq!(details["groupOverrideDetails"]["preferredRole"], "arn:aws:iam::123456789012:role/sns_caller");
+    // No groupConfiguration (null or absent): no groupOverrideDetails key at all.
+    for strip in [Some(Value::Null), None] {
+        let mut event = quirky.clone();
+        let request = event["request"].as_object_mut().unwrap();
+        match &strip {
+            Some(null) => request.insert("groupConfiguration".into(), null.clone()),
+            None => request.remove("groupConfiguration"),
+        };
+        let out = trigger.handle(event).await.unwrap();
+        let details = serde_json::to_value(&out.response).unwrap()["claimsAndScopeOverrideDetails"].take();
+        assert!(details["accessTokenGeneration"].is_object(), "{strip:?}");
+        assert!(
+            details.as_object().is_some_and(|d| !d.contains_key("groupOverrideDetails")),
+            "{strip:?}: {details}"
+        );
+    }
+    // An unchanged token (no mapped attribute in the event) answers exactly null.
+    let (unmapped, _clock) = idp.trigger_with(&[("OBO_USER_CLAIM_MAP", "org_id=custom:org_id")]).await;
+    let out = unmapped.handle(quirky).await.unwrap();
+    assert_eq!(serde_json::to_value(&out.response).unwrap(), json!({"claimsAndScopeOverrideDetails": null}));
 }
 
 #[tokio::test]

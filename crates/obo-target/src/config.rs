@@ -59,7 +59,7 @@ impl TargetConfig {
         })
     }
 
-    /// Adds machine clients whose tokens may list tools (never act for a user).
+    /// Adds machine clients whose tokens may list tools, prompts and resources (never act for a user).
     pub fn with_service_clients<I, S>(mut self, client_ids: I) -> Self
     where
         I: IntoIterator<Item = S>,

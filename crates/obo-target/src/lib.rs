@@ -19,8 +19,9 @@
 //!    delegation ends when the user's token does).
 //!
 //! [`TargetVerifier::verify_service`] stops after step 3 and also accepts listed service clients:
-//! use it for `tools/list` and other requests that do not act for a user (the gateway syncs tools
-//! with its own credential). Every rejection carries a stable [`ReasonCode`](obo_core::ReasonCode);
+//! use it for the requests that act for no user, which [`service_method_allowed`] names: the
+//! lifecycle and the list methods (`tools/list`, `prompts/list`, `resources/list`,
+//! `resources/templates/list`) the gateway's tool synchronisation calls with its own credential. Every rejection carries a stable [`ReasonCode`](obo_core::ReasonCode);
 //! [`error_response`] turns it into `401` with `WWW-Authenticate: Bearer error="invalid_token"`.
 //! No AWS SDK is involved.
 //!
@@ -57,8 +58,10 @@
 
 mod bearer;
 mod config;
+mod methods;
 mod verifier;
 
 pub use bearer::{bearer_token, error_response, parse_bearer, rejection_status, www_authenticate};
 pub use config::{DEFAULT_ORG_CLAIM, TargetConfig};
+pub use methods::{SERVICE_METHODS, service_method_allowed};
 pub use verifier::{OboIdentity, ServiceToken, TargetVerifier};

@@ -103,8 +103,9 @@ impl TargetVerifier {
         self.token.prefetch().await;
     }
 
-    /// Checks a token that may only list tools or otherwise not act for a user: a machine token
-    /// of the on-behalf-of client or a listed service client, with this target's scope.
+    /// Checks a token for a request that acts for no user (see [`crate::service_method_allowed`]):
+    /// a machine token of the on-behalf-of client or a listed service client, with this target's
+    /// scope.
     pub async fn verify_service(&self, token: &str) -> Result<ServiceToken, Rejection> {
         let claims = self.token.verify(token, None).await?;
         self.machine_token(claims, |c| self.config.is_service_client(c))
