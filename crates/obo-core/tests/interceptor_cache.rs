@@ -43,6 +43,30 @@ async fn distinct_users_and_targets_are_distinct_exchanges() {
 }
 
 #[tokio::test]
+async fn the_max_age_bounds_how_long_a_token_is_served_whatever_its_lifetime() {
+    let idp = FakeIdp::start().await;
+    let (interceptor, clock) = idp.interceptor(&[("OBO_CACHE_MAX_AGE_SECONDS", "120")]).await;
+    // An hour-long minted token for an hour-long user token: served 120 s, then minted again (a
+    // revoked user is noticed by the next token request).
+    idp.set_lifetime(3600);
+    let user = idp.user_token(&new_sub(), 3600);
+    let ask = || interceptor.handle(call_as("crm___x", &user));
+    ask().await;
+    clock.advance_secs(119);
+    ask().await;
+    assert_eq!(idp.calls(), 1);
+    clock.advance_secs(1);
+    ask().await;
+    assert_eq!(idp.calls(), 2);
+    // 0 turns token caching off.
+    let (uncached, _clock) = idp.interceptor(&[("OBO_CACHE_MAX_AGE_SECONDS", "0")]).await;
+    for _ in 0..3 {
+        assert!(forwarded_token(&uncached.handle(call_as("crm___x", &user)).await).is_some());
+    }
+    assert_eq!(idp.calls(), 5);
+}
+
+#[tokio::test]
 async fn expiry_minus_skew_triggers_a_new_exchange() {
     let idp = FakeIdp::start().await;
     let (interceptor, clock) = idp.interceptor(&[]).await;
