@@ -42,6 +42,43 @@ async fn distinct_users_and_targets_are_distinct_exchanges() {
     assert_eq!(idp.calls(), 3);
 }
 
+/// `user`'s crm token is served from the cache for exactly `secs`: one exchange for a call now and
+/// one just before `secs` have passed, a second exchange at `secs`.
+async fn assert_served_for(
+    idp: &FakeIdp,
+    interceptor: &obo_core::interceptor::Interceptor,
+    clock: &obo_core::clock::ManualClock,
+    user: &str,
+    secs: u64,
+) {
+    let before = idp.calls();
+    let ask = || interceptor.handle(call_as("crm___x", user));
+    ask().await;
+    clock.advance_secs(secs - 1);
+    ask().await;
+    assert_eq!(idp.calls(), before + 1);
+    clock.advance_secs(1);
+    ask().await;
+    assert_eq!(idp.calls(), before + 2);
+}
+
+#[tokio::test]
+async fn the_max_age_bounds_how_long_a_token_is_served_whatever_its_lifetime() {
+    let idp = FakeIdp::start().await;
+    let (interceptor, clock) = idp.interceptor(&[("OBO_CACHE_MAX_AGE_SECONDS", "120")]).await;
+    // An hour-long minted token for an hour-long user token: served 120 s, then minted again (a
+    // revoked user is noticed by the next token request).
+    idp.set_lifetime(3600);
+    let user = idp.user_token(&new_sub(), 3600);
+    assert_served_for(&idp, &interceptor, &clock, &user, 120).await;
+    // 0 turns token caching off.
+    let (uncached, _clock) = idp.interceptor(&[("OBO_CACHE_MAX_AGE_SECONDS", "0")]).await;
+    for _ in 0..3 {
+        assert!(forwarded_token(&uncached.handle(call_as("crm___x", &user)).await).is_some());
+    }
+    assert_eq!(idp.calls(), 5);
+}
+
 #[tokio::test]
 async fn expiry_minus_skew_triggers_a_new_exchange() {
     let idp = FakeIdp::start().await;
@@ -49,14 +86,7 @@ async fn expiry_minus_skew_triggers_a_new_exchange() {
     // The minted token lives 600 s: served for 600 − 60 s.
     idp.set_lifetime(600);
     let user = idp.user_token(&new_sub(), 3600);
-    let ask = || interceptor.handle(call_as("crm___x", &user));
-    ask().await;
-    clock.advance_secs(539);
-    ask().await;
-    assert_eq!(idp.calls(), 1);
-    clock.advance_secs(1);
-    ask().await;
-    assert_eq!(idp.calls(), 2);
+    assert_served_for(&idp, &interceptor, &clock, &user, 540).await;
 
     // The user's token expires first (in 290 s): served for 290 − 60 s, then refused outright.
     idp.set_lifetime(3600);
