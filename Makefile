@@ -66,7 +66,7 @@ bench: build host-build
 ## $(HOST_BIN_DIR)/<name> (and examples/hello-lambda, the benchmarks' floor). Plain cargo: aws-lc's
 ## and mimalloc's C code then needs `musl-gcc` (Debian: musl-tools), as the criterion benches do.
 host-build:
-	for f in pre-token interceptor; do $(CARGO) build --release --target $(HOST_TARGET) -p $$f || exit 1; done
+	for f in $(LAMBDAS); do $(CARGO) build --release --target $(HOST_TARGET) -p $$f || exit 1; done
 	$(CARGO) build --release --target $(HOST_TARGET) -p hello-lambda --example hello-lambda
 
 ## Deployment tools, once (idempotent): cargo-lambda (brings Zig, cross-compiles without Docker),
