@@ -7,12 +7,22 @@ CFN_LINT ?= cfn-lint
 # The two Lambda binaries (their package and binary names agree); tests/tests/deploy.rs checks
 # template.yaml's BuildProperties.Binary names against the workspace.
 LAMBDAS := pre-token pre-token-lookup interceptor
+# The deployed build: static musl binaries for arm64 (provided.al2023), built with cargo-lambda
+# (Zig links them). Not glibc: lambda_runtime sets _X_AMZN_TRACE_ID with std::env::set_var on every
+# invocation, glibc's setenv never frees a replaced value (the function grows ~170 bytes per
+# invocation) and musl's frees what it allocated. README, "Performance".
+LAMBDA_TARGET := aarch64-unknown-linux-musl
+# The same build for this (x86_64) machine: what `make bench` and `make test-rie-release` run.
+HOST_TARGET := x86_64-unknown-linux-musl
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+HOST_BIN_DIR := $(TARGET_DIR)/$(HOST_TARGET)/release
 
 # The Python examples' virtual environment (examples/python/requirements.txt, pinned).
-PY_EXAMPLES := $(or $(CARGO_TARGET_DIR),target)/py-examples
+PY_EXAMPLES := $(TARGET_DIR)/py-examples
 
-.PHONY: demo test test-tools python-examples test-rie-release lint fmt bench build package tools clean-dist sam-build \
-	lint-template inspector
+.PHONY: demo test test-tools python-examples test-rie-release lint fmt bench build package tools clean-dist \
+	sam-build lint-template inspector host-build $(addprefix lambda-,$(LAMBDAS)) \
+	build-PreTokenFunction build-PreTokenLookupFunction build-InterceptorFunction
 
 ## The local end-to-end demo (no AWS account needed).
 demo:
@@ -40,10 +50,11 @@ $(PY_EXAMPLES)/installed.txt: examples/python/requirements.txt
 	$(PY_EXAMPLES)/bin/python -m pip install --quiet --disable-pip-version-check -r $<
 	$(PY_EXAMPLES)/bin/python -m pip freeze > $@
 
-## The release binaries (size-optimised profile) under AWS's Runtime Interface Emulator.
-test-rie-release: test-tools
-	$(CARGO) build --release -p pre-token -p interceptor
-	OBO_E2E_PROFILE=release $(CARGO) test -p obo-e2e --test runtime_interface_emulator
+## The deployed build (musl, release profile; for this machine's architecture) under AWS's Runtime
+## Interface Emulator, then every end-to-end test of the local stack on it.
+test-rie-release: test-tools host-build
+	OBO_E2E_PROFILE=$(HOST_TARGET)/release $(CARGO) test -p obo-e2e --test runtime_interface_emulator \
+		--test local_stack --test pre_token_runtime --test metrics_runtime
 
 ## Formatting and lints, as CI runs them.
 lint:
@@ -55,36 +66,61 @@ fmt:
 
 ## Every figure of the README's Performance section in one table, also written to
 ## target/bench/latest.json (not part of the test path). Builds what it measures first: the
-## release binaries for this machine (cold starts, memory, load), one package at a time so each
-## gets only its own features, and the arm64 ones (sizes). BENCH_ARGS=--quick shortens it.
-bench: build
-	for p in pre-token interceptor obo-bench; do $(CARGO) build --release -p $$p || exit 1; done
-	$(CARGO) build --release -p hello-lambda --example hello-lambda
-	$(CARGO) lambda build --release --arm64 -p hello-lambda --example hello-lambda
-	$${CARGO_TARGET_DIR:-target}/release/obo-bench $(BENCH_ARGS)
+## deployed build for this machine (cold starts, memory, load: the arm64 binaries cannot run on
+## x86_64), the arm64 binaries themselves (sizes) and the hello-world floor both ways; the criterion
+## benches build for the same musl target. BENCH_ARGS=--quick shortens it.
+bench: build host-build
+	$(CARGO) build --release -p obo-bench
+	$(CARGO) lambda build --release --target $(LAMBDA_TARGET) -p hello-lambda --example hello-lambda
+	$(TARGET_DIR)/release/obo-bench --bin-dir $(HOST_BIN_DIR) --bench-target $(HOST_TARGET) $(BENCH_ARGS)
+
+## The deployed build for this machine: the same packages, profile, musl target family and allocator
+## for x86_64, one package at a time so that each binary gets only its own features:
+## $(HOST_BIN_DIR)/<name> (and examples/hello-lambda, the benchmarks' floor). Plain cargo: aws-lc's
+## and mimalloc's C code then needs `musl-gcc` (Debian: musl-tools), as the criterion benches do.
+host-build:
+	for f in $(LAMBDAS); do $(CARGO) build --release --target $(HOST_TARGET) -p $$f || exit 1; done
+	$(CARGO) build --release --target $(HOST_TARGET) -p hello-lambda --example hello-lambda
 
 ## Deployment tools, once (idempotent): cargo-lambda (brings Zig, cross-compiles without Docker),
-## the SAM CLI and cfn-lint, and the arm64 Rust target.
+## the SAM CLI and cfn-lint, and the musl Rust targets (arm64 deployed, x86_64 measured here).
 tools:
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check \
 		'cargo-lambda==1.9.2' 'aws-sam-cli==1.170.0' 'cfn-lint==1.58.0'
-	rustup target add aarch64-unknown-linux-gnu
+	rustup target add $(LAMBDA_TARGET) $(HOST_TARGET)
 
-## Both Lambdas for arm64 (provided.al2023), one package at a time so that each binary gets only
-## its own features: target/lambda/<name>/bootstrap.
-build:
-	for f in $(LAMBDAS); do $(CARGO) lambda build --release --arm64 -p $$f || exit 1; done
+## One Lambda binary as deployed, from the workspace root with its package alone selected (so it
+## gets only its own features): $(TARGET_DIR)/lambda/<name>/bootstrap.
+$(addprefix lambda-,$(LAMBDAS)): lambda-%:
+	$(CARGO) lambda build --release --target $(LAMBDA_TARGET) -p $*
+
+## The Lambda binaries as deployed (`make package` zips them, `sam build` copies them).
+build: $(addprefix lambda-,$(LAMBDAS))
 
 ## Deployment zips with `bootstrap` at the root: dist/<name>.zip.
 package: build
 	rm -rf dist && mkdir -p dist
-	for f in $(LAMBDAS); do (cd target/lambda/$$f && zip -q -X ../../../dist/$$f.zip bootstrap) || exit 1; done
+	$(foreach f,$(LAMBDAS),zip -q -X -j dist/$(f).zip $(TARGET_DIR)/lambda/$(f)/bootstrap &&) true
 	ls -l dist
+
+ifneq ($(filter build-%,$(MAKECMDGOALS)),)
+ifndef ARTIFACTS_DIR
+$(error ARTIFACTS_DIR is not set: the build-<LogicalId> targets are what `sam build` runs)
+endif
+endif
+## What `sam build` runs for each function (template.yaml: `BuildMethod: makefile`, in this
+## directory): the binary `make build` makes, copied into SAM's $(ARTIFACTS_DIR).
+build-PreTokenFunction: lambda-pre-token
+	cp $(TARGET_DIR)/lambda/pre-token/bootstrap $(ARTIFACTS_DIR)/bootstrap
+build-PreTokenLookupFunction: lambda-pre-token-lookup
+	cp $(TARGET_DIR)/lambda/pre-token-lookup/bootstrap $(ARTIFACTS_DIR)/bootstrap
+build-InterceptorFunction: lambda-interceptor
+	cp $(TARGET_DIR)/lambda/interceptor/bootstrap $(ARTIFACTS_DIR)/bootstrap
 
 clean-dist:
 	rm -rf dist
 
-## `sam build` (BuildMethod rust-cargolambda; needs `make tools`), then `sam deploy --guided`.
+## `sam build` (the build-<LogicalId> targets above; needs `make tools`), then `sam deploy --guided`.
 sam-build:
 	SAM_CLI_TELEMETRY=0 $(SAM) build --template template.yaml
 

@@ -24,8 +24,9 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
 }
 
-/// A binary of the workspace (`make test` builds them first): the debug build, or the profile
-/// named by `OBO_E2E_PROFILE` (e.g. `release`).
+/// A binary of the workspace (`make test` builds them first): the debug build, or the one in the
+/// target directory's subdirectory `OBO_E2E_PROFILE` (e.g. `release`, or
+/// `x86_64-unknown-linux-musl/release`: the deployed build, `make test-rie-release`).
 pub fn binary(name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)

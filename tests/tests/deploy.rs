@@ -5,8 +5,9 @@
 //!   is documented in a configuration table of README.md and, unless that table says it is for
 //!   local runs only, set on a function in template.yaml; the template sets no variable the code
 //!   does not read, and none meant for local runs only;
-//! - template.yaml builds exactly the workspace's Lambda binaries (cfn-lint does not look at
-//!   `Metadata.BuildMethod` / `BuildProperties.Binary`).
+//! - template.yaml builds exactly the workspace's Lambda binaries, and `sam build` (`BuildMethod:
+//!   makefile`: `make build-<LogicalId>`), `make build` and `make package` ship the same ones: the
+//!   release build for `aarch64-unknown-linux-musl` (cfn-lint does not look at `Metadata`).
 //!
 //! A Lambda package is a workspace package with a binary target and a normal dependency on
 //! `lambda_runtime`. A variable is "local runs only" when its README table row says `local runs
@@ -310,41 +311,89 @@ fn template_sets_every_deployable_variable_and_nothing_else() {
     assert!(report.is_empty(), "{report}");
 }
 
+/// What `make -n <goals>` would run (in the workspace root, with a fixed target directory and SAM's
+/// artefacts directory), one command per line.
+fn make_dry_run(goals: &[&str]) -> Vec<String> {
+    let out = Command::new("make")
+        .args(["-n", "--no-print-directory", "CARGO=cargo", "ARTIFACTS_DIR=/sam-artifacts"])
+        .args(goals)
+        .env("CARGO_TARGET_DIR", "/cargo-target")
+        // Not the flags of a `make test` this runs under.
+        .env_remove("MAKEFLAGS")
+        .env_remove("MFLAGS")
+        .current_dir(workspace_root())
+        .output()
+        .expect("run make -n");
+    assert!(out.status.success(), "make -n {goals:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+/// The command that builds `package` as deployed: release, static musl, arm64.
+fn deployed_build(package: &str) -> String {
+    format!("cargo lambda build --release --target {DEPLOYED_TARGET} -p {package}")
+}
+
+/// The deployed target: musl, whose `setenv` frees replaced values (glibc's leaks one per invocation
+/// under `lambda_runtime`, README "Performance").
+const DEPLOYED_TARGET: &str = "aarch64-unknown-linux-musl";
+
 #[test]
-fn template_builds_the_workspace_lambda_binaries() {
+fn sam_build_make_build_and_make_package_ship_the_same_musl_binaries() {
     let packages = workspace_packages();
-    let expected: BTreeSet<String> =
-        lambda_packages(&packages).iter().flat_map(|p| packages[*p].bins.iter().cloned()).collect();
+    let lambdas = lambda_packages(&packages);
+    let expected: BTreeSet<String> = lambdas.iter().flat_map(|p| packages[*p].bins.iter().cloned()).collect();
+    let make_build = make_dry_run(&["build"]);
+    let make_package = make_dry_run(&["package"]);
     let template = parse_yaml(&read("template.yaml"));
     let mut built = BTreeSet::new();
     for (id, function) in functions(&template) {
         let metadata = &function["Metadata"];
         let properties = &function["Properties"];
-        assert_eq!(metadata["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id}: Metadata.BuildMethod");
+        // `sam build` runs `make build-<id>` with the workspace's Makefile, in the workspace itself
+        // (not a copy: cargo's target directory and lock file are the ones `make build` uses).
+        assert_eq!(metadata["BuildMethod"].as_str(), Some("makefile"), "{id}: Metadata.BuildMethod");
+        assert_eq!(metadata["ContextPath"].as_str(), Some("."), "{id}: Metadata.ContextPath");
+        assert_eq!(metadata["WorkingDirectory"].as_str(), Some("."), "{id}: Metadata.WorkingDirectory");
         assert_eq!(properties["Runtime"].as_str(), Some("provided.al2023"), "{id}: Runtime");
         assert_eq!(properties["Handler"].as_str(), Some("bootstrap"), "{id}: Handler");
         let arm64 =
             properties["Architectures"].as_sequence().map(|a| a.iter().filter_map(Yaml::as_str).collect());
         assert_eq!(arm64, Some(vec!["arm64"]), "{id}: Architectures");
-        let binary = metadata["BuildProperties"]["Binary"].as_str();
-        let binary = binary.unwrap_or_else(|| panic!("{id}: no Metadata.BuildProperties.Binary"));
-        assert!(built.insert(binary.to_owned()), "{id}: binary {binary} is built twice");
-        // `sam build` runs `cargo lambda build --bin <Binary>` in CodeUri: from the workspace root,
-        // cargo would unify every member's features (the AWS SDK of pre-token-lookup would land in
-        // pre-token); from the package's own directory it builds that package alone.
-        let package = packages.values().find(|p| p.bins.iter().any(|b| b == binary));
-        if let Some(package) = package {
-            let code_uri = properties["CodeUri"].as_str().unwrap_or_default();
-            assert_eq!(
-                workspace_root().join(code_uri).canonicalize().ok(),
-                package.dir.canonicalize().ok(),
-                "{id}: CodeUri must be the directory of the package that builds {binary}"
-            );
-        }
+        // CodeUri names the package; its one binary is what the function runs.
+        let code_uri = workspace_root().join(properties["CodeUri"].as_str().unwrap_or_default());
+        let (name, package) = lambdas
+            .iter()
+            .map(|name| (*name, &packages[*name]))
+            .find(|(_, p)| p.dir.canonicalize().ok() == code_uri.canonicalize().ok())
+            .unwrap_or_else(|| {
+                panic!("{id}: CodeUri {} is not a Lambda package's directory", code_uri.display())
+            });
+        let [binary] = package.bins.as_slice() else {
+            panic!("{id}: package {name} has not exactly one binary")
+        };
+        assert!(built.insert(binary.clone()), "{id}: binary {binary} is built twice");
+        let artefact = format!("/cargo-target/lambda/{binary}/bootstrap");
+        let sam = make_dry_run(&[format!("build-{id}").as_str()]);
+        assert_eq!(
+            sam,
+            [deployed_build(name), format!("cp {artefact} /sam-artifacts/bootstrap")],
+            "{id}: `make build-{id}` (what sam build runs) must build {binary} as deployed and copy it"
+        );
+        assert!(
+            make_build.contains(&deployed_build(name)),
+            "make build does not build {name}: {make_build:?}"
+        );
+        assert!(
+            make_package.iter().any(|l| l.contains(&format!("zip -q -X -j dist/{binary}.zip {artefact}"))),
+            "make package does not zip {artefact}: {make_package:?}"
+        );
     }
     assert_eq!(
         built, expected,
-        "template.yaml's BuildProperties.Binary names (left) differ from the workspace's Lambda binaries (right)"
+        "the binaries template.yaml's functions build (left) differ from the workspace's Lambda binaries (right)"
     );
 }
 

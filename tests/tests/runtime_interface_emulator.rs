@@ -1,7 +1,7 @@
 //! Each Lambda binary answers an event under AWS's own Runtime Interface Emulator (from the
 //! `aws-sam-cli` wheel): proof that the local Runtime API host hides no difference from the real
-//! Runtime API. Runs the debug binaries by default; `OBO_E2E_PROFILE=release` runs the release
-//! ones (`make test-rie-release`).
+//! Runtime API. Runs the debug binaries by default; `make test-rie-release` runs the deployed
+//! build (musl, release profile) for this machine (`OBO_E2E_PROFILE=x86_64-unknown-linux-musl/release`).
 
 use obo_e2e::{RieFunction, binary};
 use serde_json::{Value, json};

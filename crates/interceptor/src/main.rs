@@ -13,6 +13,11 @@ use obo_core::env::ProcessEnv;
 use obo_core::interceptor::{Interceptor, InterceptorConfig};
 use serde_json::Value;
 
+// The deployed build is static musl (its setenv does not leak under lambda_runtime); musl's own
+// allocator is slow on the hot path, hence mimalloc (README, "Performance").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     obo_core::logging::init();

@@ -2,7 +2,8 @@
 //! warm path beside a bare `jsonwebtoken` decode, and the interceptor's cache hit beside the
 //! bare JSON round trip of the same event. The benches drive the handlers in-process, so their
 //! configurations set `OBO_METRICS=off`. Criterion's median estimate is used: the most robust to other
-//! work on a shared machine.
+//! work on a shared machine. `make bench` runs them for the deployed build's target family
+//! (`x86_64-unknown-linux-musl`, with the Lambdas' allocator: see the benches).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,14 +34,21 @@ const BENCHES: [&str; 4] = [
     "interceptor_floor_json_2kb",
 ];
 
-/// Runs the benches (unless `rerun` is false: then the last run's estimates are read).
-pub fn measure(workspace: &Path, target_dir: &Path, rerun: bool) -> Result<Estimates, String> {
+/// Runs the benches (unless `rerun` is false: then the last run's estimates are read), for
+/// `target` (a target triple; the host's when `None`).
+pub fn measure(
+    workspace: &Path,
+    target_dir: &Path,
+    rerun: bool,
+    target: Option<&str>,
+) -> Result<Estimates, String> {
     let started = SystemTime::now();
     if rerun {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(workspace)
             .args(["bench", "-p", "obo-core", "--bench", "trigger_warm", "--bench", "interceptor_hit"])
+            .args(target.map(|t| ["--target", t]).into_iter().flatten())
             .status()
             .map_err(|e| format!("cargo bench: {e}"))?;
         if !status.success() {
@@ -114,7 +122,7 @@ mod tests {
             std::fs::write(d.join("estimates.json"), json!({"median": {"point_estimate": ns}}).to_string())
                 .unwrap();
         }
-        let e = measure(&dir, &dir, false).unwrap();
+        let e = measure(&dir, &dir, false, None).unwrap();
         assert_eq!(
             (e.trigger_handler_us, e.bare_decode_us, e.interceptor_hit_us, e.json_roundtrip_us),
             (1.0, 2.0, 3.0, 4.0)
@@ -122,6 +130,6 @@ mod tests {
         let rows = figures(&e);
         assert_eq!(rows[0].ratio(), Some(0.5));
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(measure(&dir, &dir, false).unwrap_err().contains("estimates.json"));
+        assert!(measure(&dir, &dir, false, None).unwrap_err().contains("estimates.json"));
     }
 }

@@ -15,9 +15,10 @@ use serde_json::{Value, json};
 pub struct Paths {
     /// The workspace root (for `cargo bench` and the release profile).
     pub workspace: PathBuf,
-    /// Host release binaries: `pre-token`, `interceptor`, and `examples/hello-lambda`.
+    /// Release binaries for this machine (`make bench`: the deployed musl build, `make host-build`):
+    /// `pre-token`, `interceptor`, and `examples/hello-lambda`.
     pub bin_dir: PathBuf,
-    /// `cargo lambda build --release --arm64` output: `<name>/bootstrap`.
+    /// `make build` output (the deployed arm64 musl build): `<name>/bootstrap`.
     pub lambda_dir: PathBuf,
     /// Cargo's target directory (criterion writes under it).
     pub target_dir: PathBuf,
@@ -39,13 +40,12 @@ impl Paths {
 
     /// A host release binary, or an error saying how to build it.
     pub fn binary(&self, name: &str) -> Result<PathBuf, String> {
-        Self::existing(self.bin_dir.join(name), &format!("cargo build --release -p {name}"))
+        Self::existing(self.bin_dir.join(name), "make host-build")
     }
 
     /// The hello-world Lambda (an example of package `hello-lambda`).
     pub fn hello_lambda(&self) -> Result<PathBuf, String> {
-        let build = "cargo build --release -p hello-lambda --example hello-lambda";
-        Self::existing(self.bin_dir.join("examples/hello-lambda"), build)
+        Self::existing(self.bin_dir.join("examples/hello-lambda"), "make host-build")
     }
 
     fn existing(path: PathBuf, build: &str) -> Result<PathBuf, String> {

@@ -8,6 +8,7 @@
 //! 4. [`simulation`] over a fixed [`workload`], priced by [`cost`] into [`economics`] rows; tool-call
 //!    [`latency`] through the local stack.
 //! 5. [`load`]: concurrent MCP clients against the local stack.
+//! 6. [`flat_memory`]: resident memory over a million invocations per function.
 //!
 //! Caches are per Lambda execution environment: every hit rate and cost here says so.
 
@@ -16,6 +17,7 @@ pub mod cost;
 pub mod criterion;
 pub mod economics;
 pub mod fixture;
+pub mod flat_memory;
 pub mod latency;
 pub mod load;
 pub mod machine;

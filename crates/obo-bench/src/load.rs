@@ -4,11 +4,8 @@
 //! token, a new MCP session, one cache miss), so the trigger works throughout too. Resident
 //! memory of the interceptor and trigger processes is sampled at the start, middle and end.
 //!
-//! What the memory rows show: `lambda_runtime` (1.5), when it polls for one event at a time (classic
-//! Lambda), sets `_X_AMZN_TRACE_ID` with `std::env::set_var` on every invocation, and glibc keeps
-//! every value ever set, so any such function grows by about 150 bytes per invocation (the
-//! hello-world Lambda alike); with `AWS_LAMBDA_MAX_CONCURRENCY` > 1 it does not set it, and the
-//! interceptor stays flat.
+//! The memory rows are a short run's view; [`crate::flat_memory`] isolates growth per invocation
+//! over a million of them.
 
 use std::time::{Duration, Instant};
 

@@ -3,13 +3,15 @@
 //!
 //! ```text
 //! obo-bench [--quick] [--skip PART]... [--only PART]... [--reuse-criterion] [--bin-dir DIR]
-//! PART: criterion, cold-start, size, rss, latency, load, simulation
+//!           [--bench-target TRIPLE]
+//! PART: criterion, cold-start, size, rss, latency, load, memory, simulation
 //! ```
 //!
-//! `make bench` builds what it needs first (release binaries for the host, arm64 ones for the
-//! sizes). `--quick` shortens the slow parts (fewer cold starts, shorter load, criterion's last
-//! estimates reused); `make bench` runs them all in full. `--bin-dir` says where the host's
-//! release binaries are (default `target/release`).
+//! `make bench` builds what it needs first (the deployed musl build for this machine, arm64
+//! binaries for the sizes) and passes `--bin-dir` (where the binaries that run are; default
+//! `target/release`) and `--bench-target` (the target triple of the criterion benches; default the
+//! host's). `--quick` shortens the slow parts (fewer cold starts, shorter load, a tenth of the
+//! memory run's invocations, criterion's last estimates reused); `make bench` runs them all in full.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -19,12 +21,15 @@ use obo_bench::cost::{Durations, Prices};
 use obo_bench::fixture::Paths;
 use obo_bench::report::{Failure, Figure, Report};
 use obo_bench::workload::Workload;
-use obo_bench::{cold_start, criterion, economics, latency, load, machine, rss, simulation, size};
+use obo_bench::{
+    cold_start, criterion, economics, flat_memory, latency, load, machine, rss, simulation, size,
+};
 use serde_json::{Value, json};
 
-const PARTS: [&str; 7] = ["criterion", "cold-start", "size", "rss", "latency", "load", "simulation"];
+const PARTS: [&str; 8] =
+    ["criterion", "cold-start", "size", "rss", "latency", "load", "memory", "simulation"];
 const USAGE: &str = "usage: obo-bench [--quick] [--skip PART]... [--only PART]... [--reuse-criterion] \
-                     [--bin-dir DIR]\nPART: criterion, cold-start, size, rss, latency, load, simulation";
+                     [--bin-dir DIR] [--bench-target TRIPLE]\nPART: criterion, cold-start, size, rss, latency, load, memory, simulation";
 
 /// What to run, and how long.
 #[derive(Debug)]
@@ -36,7 +41,9 @@ struct Options {
     load_clients: usize,
     load_duration: Duration,
     cache_users: usize,
+    memory_invocations: u64,
     bin_dir: Option<PathBuf>,
+    bench_target: Option<String>,
 }
 
 fn options(args: &[String]) -> Result<Options, String> {
@@ -48,7 +55,9 @@ fn options(args: &[String]) -> Result<Options, String> {
         load_clients: 16,
         load_duration: Duration::from_secs(20),
         cache_users: 10_000,
+        memory_invocations: flat_memory::INVOCATIONS,
         bin_dir: None,
+        bench_target: None,
     };
     let (mut only, mut skip) = (Vec::new(), Vec::new());
     let mut args = args.iter();
@@ -64,6 +73,7 @@ fn options(args: &[String]) -> Result<Options, String> {
                     cold_start_runs: 7,
                     latency_users: 20,
                     load_clients: 4,
+                    memory_invocations: flat_memory::INVOCATIONS / 10,
                     ..o
                 };
                 o.load_duration = Duration::from_secs(5);
@@ -72,6 +82,9 @@ fn options(args: &[String]) -> Result<Options, String> {
             "--only" => only.push(part()?),
             "--skip" => skip.push(part()?),
             "--bin-dir" => o.bin_dir = Some(args.next().ok_or("--bin-dir needs a DIR")?.into()),
+            "--bench-target" => {
+                o.bench_target = Some(args.next().ok_or("--bench-target needs a TRIPLE")?.clone())
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -136,7 +149,13 @@ impl Measured {
 /// Runs one part.
 async fn run_part(part: &str, o: &Options, paths: &Paths, measured: &mut Measured) -> Part {
     match part {
-        "criterion" => criterion::measure(&paths.workspace, &paths.target_dir, !o.reuse_criterion).map(|e| {
+        "criterion" => criterion::measure(
+            &paths.workspace,
+            &paths.target_dir,
+            !o.reuse_criterion,
+            o.bench_target.as_deref(),
+        )
+        .map(|e| {
             measured.fast = Some(e);
             (criterion::figures(&e), criterion::details(&e))
         }),
@@ -154,6 +173,9 @@ async fn run_part(part: &str, o: &Options, paths: &Paths, measured: &mut Measure
         "load" => load::measure(paths, o.load_clients, o.load_duration)
             .await
             .map(|l| (load::figures(&l), load::details(&l))),
+        "memory" => flat_memory::measure(paths, o.memory_invocations)
+            .await
+            .map(|m| (flat_memory::figures(&m), flat_memory::details(&m))),
         "simulation" => simulation_part(&measured.durations()),
         other => Err(format!("unknown part {other}")),
     }

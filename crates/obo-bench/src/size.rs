@@ -1,6 +1,6 @@
-//! Figure 4a: the deployed binaries' sizes (`cargo lambda build --release --arm64` writes
-//! `target/lambda/<name>/bootstrap`), each checked to be an arm64 ELF without a symbol table,
-//! beside the hello-world function built the same way; and the release profile those builds use.
+//! Figure 4a: the deployed binaries' sizes (`make build` writes `target/lambda/<name>/bootstrap`),
+//! each checked to be an arm64 ELF without a symbol table, beside the hello-world function built
+//! the same way; and the release profile those builds use.
 
 use std::path::Path;
 
@@ -188,7 +188,7 @@ pub fn figures(s: &Sizes) -> Vec<Figure> {
         .collect();
     if let Some(first) = rows.first_mut() {
         *first = first.clone().note(
-            "stripped aarch64 `bootstrap` from `cargo lambda build --release --arm64`; MB = 10^6 bytes",
+            "stripped aarch64 musl `bootstrap` from `make build` (what `sam build` ships); MB = 10^6 bytes",
         );
     }
     let problems = s.profile.problems();

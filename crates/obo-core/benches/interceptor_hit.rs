@@ -15,6 +15,11 @@ use obo_testkit::tokens::{User, access_claims, m2m_claims, now_secs};
 use obo_testkit::{RsaSigner, TestServer};
 use serde_json::{Map, Value, json};
 
+// The Lambdas' allocator (see their main.rs); `--features system-allocator` measures the target's own.
+#[cfg(not(feature = "system-allocator"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SUB: &str = "11111111-aaaa-4aaa-8aaa-111111111111";
 
 /// A token endpoint that mints like Cognito with the trigger (`obo_sub`), without checks.

@@ -16,6 +16,11 @@ use obo_testkit::issuer::StaticIssuer;
 use obo_testkit::tokens::{User, access_claims, now_secs};
 use serde_json::{Map, Value, json};
 
+// The Lambdas' allocator (see their main.rs); `--features system-allocator` measures the target's own.
+#[cfg(not(feature = "system-allocator"))]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const POOL: &str = "us-east-1_BenchPool";
 
 fn bench(c: &mut Criterion) {
