@@ -146,7 +146,8 @@ impl Stack {
 
         let targets = json!({
             "crm": {"mode": "obo", "scopes": [target_scope("crm")], "metadata": {"target": "crm"}},
-            "weather": {"mode": "passthrough"},
+            "weather": {"mode": "passthrough", "resource_uris": ["weather://"]},
+            "admin": {"mode": "deny"},
         });
         let obo_secret = secret_of(&cognito, OBO_CLIENT)?;
         let interceptor = FunctionConfig::new("interceptor", &options.interceptor_binary)
