@@ -6,9 +6,11 @@
 use std::time::Duration;
 
 use obo_e2e::binary;
-use obo_local::client::{McpClient, call, connect};
+use obo_local::client::{McpClient, call, connect, refusal_reason};
 use obo_local::cognito::{MintOptions, OBO_CLIENT, OTHER_USER_CLIENT, TriggerErrorForm, USER_CLIENT};
 use obo_local::stack::{Stack, StackOptions, target_scope};
+use obo_local::targets::weather::TODAY;
+use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams, ResourceContents};
 use serde_json::{Value, json};
 
 fn options() -> StackOptions {
@@ -125,6 +127,89 @@ async fn each_user_reaches_crm_as_themselves_and_no_user_token_reaches_a_target(
     }
     alice_client.cancel().await.unwrap();
     bob_client.cancel().await.unwrap();
+}
+
+/// The reason code a prompt request was refused with.
+async fn prompt_refusal(client: &McpClient, name: &str) -> String {
+    match client.get_prompt(GetPromptRequestParams::new(name)).await {
+        Err(e) => refusal_reason(&e).unwrap_or_else(|| panic!("{name}: {e}")),
+        Ok(answer) => panic!("{name} was answered: {answer:?}"),
+    }
+}
+
+#[tokio::test]
+async fn prompts_carry_the_user_resources_never_do_and_denied_routes_are_refused() {
+    let stack = start(options()).await;
+    let alice = sign_in(&stack, "alice").await;
+    let alice_client = client(&stack, &alice).await;
+
+    // AgentCore's naming rules: prompts prefixed, resource URIs as the target names them.
+    let prompts = alice_client.list_all_prompts().await.expect("prompts/list");
+    assert_eq!(prompts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["crm___account_brief"]);
+    let resources = alice_client.list_all_resources().await.expect("resources/list");
+    assert_eq!(resources.iter().map(|r| r.uri.as_str()).collect::<Vec<_>>(), [TODAY]);
+    assert!(alice_client.list_all_resource_templates().await.expect("templates").is_empty());
+
+    // crm's prompt acts for alice, with a token minted for crm.
+    let mut arguments = serde_json::Map::new();
+    arguments.insert("account_id".into(), json!("A-7"));
+    let prompt = alice_client
+        .get_prompt(GetPromptRequestParams::new("crm___account_brief").with_arguments(arguments))
+        .await
+        .expect("prompts/get on the obo target");
+    let text = &prompt.messages[0].content.as_text().expect("a text message").text;
+    let brief: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(brief["account_id"], "A-7");
+    assert_eq!(brief["acting_for"]["obo_sub"], "a11ce000-0000-4000-8000-00000000a11c");
+    assert_eq!(brief["acting_for"]["token_client_id"], OBO_CLIENT);
+    assert_eq!(obo_requests(&stack), 1);
+
+    // weather's resource is read with the gateway's own credential: never a minted token.
+    let read =
+        alice_client.read_resource(ReadResourceRequestParams::new(TODAY)).await.expect("resources/read");
+    assert!(
+        matches!(&read.contents[0], ResourceContents::TextResourceContents { text, .. } if text.contains("sunny"))
+    );
+    for value in stack.weather.authorizations().values() {
+        assert!(
+            payload(value.trim_start_matches("Bearer ")).get("obo_sub").is_none(),
+            "weather got an OBO token"
+        );
+    }
+
+    // A deny target's prompt and an unlisted one are refused by the interceptor.
+    assert_eq!(prompt_refusal(&alice_client, "admin___runbook").await, "target_denied");
+    assert_eq!(prompt_refusal(&alice_client, "payroll___runbook").await, "target_unlisted");
+    assert_eq!(obo_requests(&stack), 1);
+
+    // No user token reached a target; the Lambdas logged the resource's scheme, not its URI.
+    let signature = alice.rsplit('.').next().unwrap();
+    assert!(!stack.crm.authorizations().any_contains(signature));
+    assert!(!stack.weather.authorizations().any_contains(signature));
+    let logs: String = stack.lambda_logs().into_iter().map(|(_, line)| line + "\n").collect();
+    assert!(logs.contains(r#""uri_scheme":"weather""#), "{logs}");
+    assert!(!logs.contains("forecast/today"));
+    for part in alice.split('.').skip(1) {
+        assert!(!logs.contains(part), "a token part reached a Lambda's logs");
+    }
+    alice_client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_demo_shows_prompts_resources_and_a_denied_route() {
+    let stack = start(options()).await;
+    let mut out = Vec::new();
+    let summary = obo_local::demo::run(&stack, &mut out).await.expect("the demo runs");
+    let transcript = String::from_utf8(out).unwrap();
+    assert!(!summary.user_token_reached_a_target, "{transcript}");
+    assert_eq!(summary.denied_reason.as_deref(), Some("target_denied"), "{transcript}");
+    assert!(summary.weather_resource.as_deref().is_some_and(|t| t.contains("sunny")), "{transcript}");
+    let alice_sub = &summary.crm_saw[0].1;
+    assert_eq!(summary.crm_prompt_saw, [("alice".to_owned(), alice_sub.clone())], "{transcript}");
+    assert!(
+        transcript.contains("prompts/get crm___account_brief")
+            && transcript.contains("resources/read weather://")
+    );
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
 //! AgentCore Gateway REQUEST interceptor (Lambda, `provided.al2023`, built as `bootstrap`).
 //!
 //! Thin by design: read and validate configuration once, fetch the client secret, then hand every
-//! event to [`obo_core::interceptor::Interceptor`]. The event is taken as raw JSON and parsed by
-//! the interceptor itself, so a malformed event becomes a `bad_event` answer without quoting its
-//! input. The handler never fails: every rejection is a short-circuit answer for the gateway.
+//! event to [`obo_core::interceptor::Interceptor`]. The event is taken as raw JSON text and
+//! parsed by the interceptor itself, so a malformed event becomes a `bad_event` answer without
+//! quoting its input, and bodies reach the target byte for byte (never through a
+//! `serde_json::Value`, which cannot hold every JSON number). The handler never fails: every
+//! rejection is a short-circuit answer for the gateway.
 
 use std::convert::Infallible;
 
@@ -11,7 +13,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use obo_core::clock::system_clock;
 use obo_core::env::ProcessEnv;
 use obo_core::interceptor::{Interceptor, InterceptorConfig};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 // The deployed build is static musl (its setenv does not leak under lambda_runtime); musl's own
 // allocator is slow on the hot path, hence mimalloc (README, "Performance").
@@ -32,8 +34,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     };
     interceptor.prefetch().await;
     let interceptor: &'static Interceptor = Box::leak(Box::new(interceptor));
-    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| async move {
-        Ok::<Value, Infallible>(interceptor.handle(event.payload).await)
+    lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
+        let out = interceptor.handle_json(event.payload.get()).await;
+        // The interceptor always writes valid JSON; `null` only guards the impossible case.
+        Ok::<Box<RawValue>, Infallible>(
+            RawValue::from_string(out).unwrap_or_else(|_| RawValue::NULL.to_owned()),
+        )
     }))
     .await
 }

@@ -1,14 +1,23 @@
 //! AgentCore Gateway interceptor payloads: the input (MCP and HTTP flavours, REQUEST and
-//! RESPONSE), case-insensitive header lookup, target extraction, and the three outputs
-//! (forward, pass through, short-circuit).
+//! RESPONSE), case-insensitive header lookup, and the three outputs (forward, pass through,
+//! short-circuit). Which target a request is for is decided in [`crate::route`].
 //!
-//! The event is taken apart by value so that a large body is moved, never copied. Pass-through
-//! output never carries a `headers` key: any header the interceptor returns is forwarded to the
-//! target, so echoing the inbound headers would hand the user's own token to it.
+//! The event is read from its raw JSON text and never re-serialised: request and response bodies
+//! are kept as [`RawValue`]s borrowed from the input and written back byte for byte, so numbers
+//! beyond 64 bits or 17 significant digits reach the target exactly as the client sent them.
+//! Header entries are kept as a list, so two entries with the same name are seen, not merged.
+//! Pass-through output never carries a `headers` key: any header the interceptor returns is
+//! forwarded to the target, so echoing the inbound headers would hand the user's own token to it.
+
+use std::borrow::Cow;
+use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Map, Value, json};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::reason::{ReasonCode, Rejection};
 
@@ -19,7 +28,7 @@ pub const OUTPUT_VERSION: &str = "1.0";
 /// error in JSON-RPC's reserved range); the reason is in `error.data.reason`.
 pub const JSONRPC_ERROR_CODE: i64 = -32001;
 
-/// The separator between target and tool in a gateway tool name (`<target>___<tool>`).
+/// The separator between target and tool (or prompt) in a gateway name (`<target>___<tool>`).
 pub const TOOL_SEPARATOR: &str = "___";
 
 /// Which kind of target the gateway is calling; the payload key is the same in the output.
@@ -41,33 +50,103 @@ impl Flavour {
     }
 }
 
-/// One interceptor invocation, taken apart.
+/// Header entries in the order the event lists them; a name may repeat.
+#[derive(Debug, Default)]
+pub struct Headers(pub Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Headers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Headers;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of headers")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some((name, value)) = map.next_entry::<String, Value>()? {
+                    entries.push((name, value));
+                }
+                Ok(Headers(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
+}
+
+/// `gatewayRequest`, taken apart.
 #[derive(Debug)]
-pub struct GatewayEvent {
+pub struct GatewayRequest<'a> {
+    /// `path` (empty when absent).
+    pub path: Cow<'a, str>,
+    /// `headers` (empty when absent: `passRequestHeaders` is off).
+    pub headers: Headers,
+    /// `body`, exactly as sent: parsed JSON-RPC (MCP) or a base64 string (HTTP); `None` when
+    /// absent or `null`.
+    pub body: Option<&'a RawValue>,
+}
+
+/// One interceptor invocation, borrowed from its raw JSON text.
+#[derive(Debug)]
+pub struct GatewayEvent<'a> {
     /// MCP or HTTP.
     pub flavour: Flavour,
-    /// `gatewayRequest.path` (empty when absent).
-    pub path: String,
-    /// `gatewayRequest.headers` (empty when absent: `passRequestHeaders` is off).
-    pub headers: Map<String, Value>,
-    /// `gatewayRequest.body`: parsed JSON-RPC (MCP) or a base64 string (HTTP).
-    pub body: Value,
+    /// `gatewayRequest`: always present in a REQUEST event, optional in a RESPONSE event.
+    pub request: Option<GatewayRequest<'a>>,
     /// `gatewayResponse`, present only when invoked as a RESPONSE interceptor.
-    pub response: Option<Value>,
+    pub response: Option<&'a RawValue>,
 }
 
 fn bad_event(message: &str) -> Rejection {
     Rejection::new(ReasonCode::BadEvent, message)
 }
 
-impl GatewayEvent {
+/// Parses `raw` as a JSON object into `T`. Serde's error text can quote input values, so it is
+/// never shown: `message` is.
+pub(crate) fn object<'a, T: Deserialize<'a>>(raw: &'a RawValue, message: &str) -> Result<T, Rejection> {
+    if !raw.get().starts_with('{') {
+        return Err(bad_event(message));
+    }
+    serde_json::from_str(raw.get()).map_err(|_| bad_event(message))
+}
+
+#[derive(Deserialize)]
+struct RawInput<'a> {
+    #[serde(borrow, default)]
+    mcp: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    http: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawPayload<'a> {
+    #[serde(rename = "gatewayRequest", borrow, default)]
+    request: Option<&'a RawValue>,
+    #[serde(rename = "gatewayResponse", borrow, default)]
+    response: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct RawRequest<'a> {
+    #[serde(borrow, default)]
+    path: Option<Cow<'a, str>>,
+    #[serde(default)]
+    headers: Option<Headers>,
+    #[serde(borrow, default)]
+    body: Option<&'a RawValue>,
+}
+
+impl<'a> GatewayEvent<'a> {
     /// Takes an interceptor input apart. Without `mcp` or `http` the flavour is unknown; the
-    /// error then reports [`Flavour::Mcp`], the primary one.
-    pub fn parse(event: Value) -> Result<Self, (Flavour, Rejection)> {
-        let Value::Object(mut top) = event else {
-            return Err((Flavour::Mcp, bad_event("the interceptor input is not a JSON object")));
-        };
-        let (flavour, payload) = match (top.remove("mcp"), top.remove("http")) {
+    /// error then reports [`Flavour::Mcp`], the primary one. A key given twice is an error,
+    /// never last-wins.
+    pub fn parse(event: &'a str) -> Result<Self, (Flavour, Rejection)> {
+        let not_object = (Flavour::Mcp, bad_event("the interceptor input is not a JSON object"));
+        let top: &RawValue = serde_json::from_str(event).map_err(|_| not_object.clone())?;
+        let input: RawInput<'_> =
+            object(top, "the interceptor input is not a JSON object with one `mcp` or `http`")
+                .map_err(|r| (Flavour::Mcp, r))?;
+        let (flavour, payload) = match (input.mcp, input.http) {
             (Some(p), None) => (Flavour::Mcp, p),
             (None, Some(p)) => (Flavour::Http, p),
             (Some(_), Some(_)) => {
@@ -77,33 +156,27 @@ impl GatewayEvent {
                 return Err((Flavour::Mcp, bad_event("the interceptor input has neither `mcp` nor `http`")));
             }
         };
-        let fail = |message: &str| (flavour, bad_event(message));
-        let Value::Object(mut payload) = payload else {
-            return Err(fail("the interceptor payload is not a JSON object"));
+        let fail = |r: Rejection| (flavour, r);
+        let payload: RawPayload<'_> =
+            object(payload, "the interceptor payload is not a JSON object").map_err(fail)?;
+        let response = payload.response.filter(|r| r.get() != "null");
+        let request = match payload.request {
+            None if response.is_some() => None,
+            None => return Err(fail(bad_event("the interceptor input has no `gatewayRequest` object"))),
+            Some(raw) => {
+                let request: RawRequest<'_> = object(
+                    raw,
+                    "`gatewayRequest` is not a JSON object with a string `path` and an object of `headers`",
+                )
+                .map_err(fail)?;
+                Some(GatewayRequest {
+                    path: request.path.unwrap_or_default(),
+                    headers: request.headers.unwrap_or_default(),
+                    body: request.body,
+                })
+            }
         };
-        let Some(Value::Object(mut request)) = payload.remove("gatewayRequest") else {
-            return Err(fail("the interceptor input has no `gatewayRequest` object"));
-        };
-        let headers = match request.remove("headers") {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(h)) => h,
-            Some(_) => return Err(fail("`gatewayRequest.headers` is not a JSON object")),
-        };
-        let path = match request.remove("path") {
-            Some(Value::String(p)) => p,
-            _ => String::new(),
-        };
-        let body = request.remove("body").unwrap_or(Value::Null);
-        let response = payload.remove("gatewayResponse").filter(|r| !r.is_null());
-        Ok(Self { flavour, path, headers, body, response })
-    }
-
-    /// The JSON-RPC `id` to echo in a short-circuit answer (`null` when there is none).
-    pub fn request_id(&self) -> Value {
-        match &self.body {
-            Value::Object(o) => o.get("id").cloned().unwrap_or(Value::Null),
-            _ => Value::Null,
-        }
+        Ok(Self { flavour, request, response })
     }
 }
 
@@ -116,26 +189,28 @@ pub enum HeaderValue<'a> {
     One(&'a str),
     /// Present once, but not a string.
     NotString,
-    /// Present under two or more names differing only in case.
+    /// Present two or more times (the same name twice, or names differing only in case).
     Ambiguous,
 }
 
-/// Looks `name` up in `headers` ignoring ASCII case (gateways have shown header names in any
-/// case); two spellings of the same name are reported, never silently resolved.
-pub fn header<'a>(headers: &'a Map<String, Value>, name: &str) -> HeaderValue<'a> {
-    let mut found = HeaderValue::Absent;
-    for (key, value) in headers {
-        if key.eq_ignore_ascii_case(name) {
-            if found != HeaderValue::Absent {
-                return HeaderValue::Ambiguous;
+impl Headers {
+    /// Looks `name` up ignoring ASCII case (gateways have shown header names in any case); two
+    /// entries for the same name are reported, never silently resolved.
+    pub fn get(&self, name: &str) -> HeaderValue<'_> {
+        let mut found = HeaderValue::Absent;
+        for (key, value) in &self.0 {
+            if key.eq_ignore_ascii_case(name) {
+                if found != HeaderValue::Absent {
+                    return HeaderValue::Ambiguous;
+                }
+                found = match value {
+                    Value::String(s) => HeaderValue::One(s),
+                    _ => HeaderValue::NotString,
+                };
             }
-            found = match value {
-                Value::String(s) => HeaderValue::One(s),
-                _ => HeaderValue::NotString,
-            };
         }
+        found
     }
-    found
 }
 
 /// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive); `None` for
@@ -150,109 +225,147 @@ pub fn bearer_token(value: &str) -> Option<&str> {
     (!token.is_empty() && !token.contains(char::is_whitespace)).then_some(token)
 }
 
-/// The target an MCP request is for: for `tools/call`, `params.name` up to the first `___`.
-/// `Ok(None)` for requests that carry no target (`initialize`, `tools/list`, `ping`,
-/// notifications, responses, and tool names without `___`, such as the gateway's own search
-/// tool). A body that is not a JSON-RPC 2.0 object, a batch, or a `tools/call` without a string
-/// `params.name` is a `bad_event`.
-pub fn mcp_target(body: &Value) -> Result<Option<&str>, Rejection> {
-    let object = match body {
-        Value::Object(o) => o,
-        Value::Array(_) => return Err(bad_event("JSON-RPC batches are not supported")),
-        _ => return Err(bad_event("the request body is not a JSON-RPC object")),
-    };
-    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Err(bad_event("the request body is not JSON-RPC 2.0"));
-    }
-    let method = match object.get("method") {
-        None => return Ok(None),
-        Some(Value::String(m)) => m.as_str(),
-        Some(_) => return Err(bad_event("the JSON-RPC `method` is not a string")),
-    };
-    if method != "tools/call" {
-        return Ok(None);
-    }
-    let Some(Value::String(name)) = object.get("params").and_then(|p| p.get("name")) else {
-        return Err(bad_event("`tools/call` has no string `params.name`"));
-    };
-    Ok(name.split_once(TOOL_SEPARATOR).map(|(target, _)| target).filter(|t| !t.is_empty()))
-}
-
-/// The target an HTTP request is for: the first path segment (`/<target>/invocations`). No
-/// target field is documented for HTTP targets; this follows AWS's example path.
-pub fn http_target(path: &str) -> Option<&str> {
-    path.trim_start_matches('/').split(['/', '?']).next().filter(|s| !s.is_empty())
-}
-
 /// Decodes an HTTP-flavour body (standard base64); `Ok(None)` when there is none.
-pub fn http_body(body: &Value) -> Result<Option<Vec<u8>>, Rejection> {
-    match body {
-        Value::Null => Ok(None),
-        Value::String(s) if s.is_empty() => Ok(None),
-        Value::String(s) => {
-            STANDARD.decode(s).map(Some).map_err(|_| bad_event("the HTTP request body is not valid base64"))
-        }
-        _ => Err(bad_event("the HTTP request body is not a base64 string")),
+pub fn http_body(body: Option<&RawValue>) -> Result<Option<Vec<u8>>, Rejection> {
+    let Some(body) = body else { return Ok(None) };
+    match serde_json::from_str::<Cow<'_, str>>(body.get()) {
+        Ok(s) if s.is_empty() => Ok(None),
+        Ok(s) => STANDARD
+            .decode(s.as_bytes())
+            .map(Some)
+            .map_err(|_| bad_event("the HTTP request body is not valid base64")),
+        Err(_) => Err(bad_event("the HTTP request body is not a base64 string")),
     }
 }
 
-/// Forwards the request: the original body, plus `Authorization` when a token is given.
-pub fn forward(flavour: Flavour, body: Value, authorization: Option<String>) -> Value {
-    let mut request = Map::with_capacity(2);
-    if let Some(value) = authorization {
-        let mut headers = Map::with_capacity(1);
-        headers.insert("Authorization".to_owned(), Value::String(value));
-        request.insert("headers".to_owned(), Value::Object(headers));
-    }
-    request.insert("body".to_owned(), body);
-    wrap(flavour, "transformedGatewayRequest", Value::Object(request))
+#[derive(Serialize)]
+struct Output<'a> {
+    #[serde(rename = "interceptorOutputVersion")]
+    version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mcp: Option<Transformed<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<Transformed<'a>>,
 }
 
-/// A RESPONSE-interceptor answer that leaves the target's response as it is.
-pub fn pass_response(flavour: Flavour, response: Value) -> Value {
-    wrap(flavour, "transformedGatewayResponse", response)
+#[derive(Serialize)]
+enum Transformed<'a> {
+    #[serde(rename = "transformedGatewayRequest")]
+    Request {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        headers: Option<Authorization<'a>>,
+        body: Option<&'a RawValue>,
+    },
+    #[serde(rename = "transformedGatewayResponse")]
+    Response(Response<'a>),
+}
+
+#[derive(Serialize)]
+struct Authorization<'a> {
+    #[serde(rename = "Authorization")]
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Response<'a> {
+    Raw(&'a RawValue),
+    Error {
+        #[serde(rename = "statusCode")]
+        status: u16,
+        body: ErrorBody<'a>,
+    },
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum ErrorBody<'a> {
+    Json(JsonRpcError<'a>),
+    Base64(String),
+}
+
+#[derive(Serialize)]
+struct JsonRpcError<'a> {
+    jsonrpc: &'static str,
+    id: Option<&'a RawValue>,
+    error: ErrorObject<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorObject<'a> {
+    code: i64,
+    message: &'a str,
+    data: ErrorData,
+}
+
+#[derive(Serialize)]
+struct ErrorData {
+    reason: &'static str,
+    retryable: bool,
+}
+
+fn write(flavour: Flavour, inner: Transformed<'_>) -> String {
+    let (mcp, http) = match flavour {
+        Flavour::Mcp => (Some(inner), None),
+        Flavour::Http => (None, Some(inner)),
+    };
+    let output = Output { version: OUTPUT_VERSION, mcp, http };
+    // Only strings, numbers, booleans and already valid raw JSON: serialising cannot fail.
+    serde_json::to_string(&output).unwrap_or_default()
+}
+
+/// Forwards the request: the original body byte for byte, plus `Authorization` when a value
+/// is given. An absent body is written as `null`.
+pub fn forward(flavour: Flavour, body: Option<&RawValue>, authorization: Option<&str>) -> String {
+    let headers = authorization.map(|value| Authorization { value });
+    write(flavour, Transformed::Request { headers, body })
+}
+
+/// A RESPONSE-interceptor answer that leaves the target's response exactly as it is.
+pub fn pass_response(flavour: Flavour, response: &RawValue) -> String {
+    write(flavour, Transformed::Response(Response::Raw(response)))
 }
 
 /// Answers in the gateway's place (the target is not called). MCP: a JSON-RPC error echoing
-/// `id`, with `data.reason` and `data.retryable`. HTTP: the same error object, base64-encoded
-/// like every HTTP-flavour body.
-pub fn short_circuit(flavour: Flavour, id: Value, reason: ReasonCode, message: &str) -> Value {
-    let error = json!({
-        "code": JSONRPC_ERROR_CODE,
-        "message": message,
-        "data": {"reason": reason.as_str(), "retryable": reason.retryable()},
-    });
-    let body = json!({"jsonrpc": "2.0", "id": id, "error": error});
-    let body = match flavour {
-        Flavour::Mcp => body,
-        Flavour::Http => Value::String(STANDARD.encode(body.to_string())),
+/// `id` exactly (`null` when there is none), with `data.reason` and `data.retryable`. HTTP: the
+/// same error object, base64-encoded like every HTTP-flavour body.
+pub fn short_circuit(flavour: Flavour, id: Option<&RawValue>, reason: ReasonCode, message: &str) -> String {
+    let error = JsonRpcError {
+        jsonrpc: "2.0",
+        id,
+        error: ErrorObject {
+            code: JSONRPC_ERROR_CODE,
+            message,
+            data: ErrorData { reason: reason.as_str(), retryable: reason.retryable() },
+        },
     };
-    let response = json!({"statusCode": reason.http_status(), "body": body});
-    wrap(flavour, "transformedGatewayResponse", response)
-}
-
-fn wrap(flavour: Flavour, key: &str, inner: Value) -> Value {
-    let mut payload = Map::with_capacity(1);
-    payload.insert(key.to_owned(), inner);
-    let mut out = Map::with_capacity(2);
-    out.insert("interceptorOutputVersion".to_owned(), Value::String(OUTPUT_VERSION.to_owned()));
-    out.insert(flavour.key().to_owned(), Value::Object(payload));
-    Value::Object(out)
+    let body = match flavour {
+        Flavour::Mcp => ErrorBody::Json(error),
+        Flavour::Http => ErrorBody::Base64(STANDARD.encode(serde_json::to_vec(&error).unwrap_or_default())),
+    };
+    write(flavour, Transformed::Response(Response::Error { status: reason.http_status(), body }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn headers(json: &str) -> Headers {
+        serde_json::from_str(json).unwrap()
+    }
 
     #[test]
     fn headers_are_found_in_any_case_and_duplicates_reported() {
-        let h = json!({"AUTHORIZATION": "Bearer x", "accept": "y"});
-        assert_eq!(header(h.as_object().unwrap(), "authorization"), HeaderValue::One("Bearer x"));
-        let h = json!({"Authorization": "Bearer x", "authorization": "Bearer y"});
-        assert_eq!(header(h.as_object().unwrap(), "Authorization"), HeaderValue::Ambiguous);
-        let h = json!({"authorization": ["Bearer x"]});
-        assert_eq!(header(h.as_object().unwrap(), "Authorization"), HeaderValue::NotString);
-        assert_eq!(header(&Map::new(), "Authorization"), HeaderValue::Absent);
+        let h = headers(r#"{"AUTHORIZATION": "Bearer x", "accept": "y"}"#);
+        assert_eq!(h.get("authorization"), HeaderValue::One("Bearer x"));
+        let h = headers(r#"{"Authorization": "Bearer x", "authorization": "Bearer y"}"#);
+        assert_eq!(h.get("Authorization"), HeaderValue::Ambiguous);
+        let h = headers(r#"{"Authorization": "Bearer x", "Authorization": "Bearer y"}"#);
+        assert_eq!(h.get("Authorization"), HeaderValue::Ambiguous);
+        let h = headers(r#"{"authorization": ["Bearer x"]}"#);
+        assert_eq!(h.get("Authorization"), HeaderValue::NotString);
+        assert_eq!(Headers::default().get("Authorization"), HeaderValue::Absent);
     }
 
     #[test]
@@ -267,68 +380,71 @@ mod tests {
         assert_eq!(bearer_token("abc"), None);
     }
 
-    #[test]
-    fn targets_come_from_the_tool_name_or_the_path() {
-        let call = |name: &str| json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":name}});
-        assert_eq!(mcp_target(&call("crm___get_account")).unwrap(), Some("crm"));
-        assert_eq!(mcp_target(&call("crm___a___b")).unwrap(), Some("crm"));
-        assert_eq!(mcp_target(&call("x_amz_bedrock_agentcore_search")).unwrap(), None);
-        assert_eq!(mcp_target(&call("___tool")).unwrap(), None);
-        assert_eq!(mcp_target(&json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).unwrap(), None);
-        assert_eq!(mcp_target(&json!({"jsonrpc":"2.0","method":"notifications/initialized"})).unwrap(), None);
-        for bad in [
-            json!([call("crm___x")]),
-            json!("text"),
-            json!({"id": 1, "method": "tools/call"}),
-            json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{}}),
-            json!({"jsonrpc":"2.0","id":1,"method":7}),
-        ] {
-            assert_eq!(mcp_target(&bad).unwrap_err().reason, ReasonCode::BadEvent, "{bad}");
-        }
-        assert_eq!(http_target("/my-target/invocations"), Some("my-target"));
-        assert_eq!(http_target("my-target"), Some("my-target"));
-        assert_eq!(http_target("/t?x=1"), Some("t"));
-        assert_eq!(http_target("/"), None);
-        assert_eq!(http_target(""), None);
+    fn raw(json: &str) -> Box<RawValue> {
+        RawValue::from_string(json.to_owned()).unwrap()
     }
 
     #[test]
     fn outputs_have_the_documented_shape() {
-        let out = forward(Flavour::Mcp, json!({"id": 7}), Some("Bearer m2m".into()));
+        let body = raw(r#"{"id":7,"n":123456789012345678901234567890,"d":0.10000000000000001}"#);
+        let out = forward(Flavour::Mcp, Some(&body), Some("Bearer m2m"));
         assert_eq!(
             out,
-            json!({"interceptorOutputVersion":"1.0","mcp":{"transformedGatewayRequest":{
-                "headers":{"Authorization":"Bearer m2m"},"body":{"id":7}}}})
+            r#"{"interceptorOutputVersion":"1.0","mcp":{"transformedGatewayRequest":{"headers":{"Authorization":"Bearer m2m"},"body":{"id":7,"n":123456789012345678901234567890,"d":0.10000000000000001}}}}"#
         );
-        let out = forward(Flavour::Mcp, json!({"id": 7}), None);
+        let out: Value = serde_json::from_str(&forward(Flavour::Mcp, Some(&body), None)).unwrap();
         assert!(out["mcp"]["transformedGatewayRequest"].get("headers").is_none());
-        let out = short_circuit(Flavour::Mcp, json!(7), ReasonCode::SubjectExpired, "expired");
+        let out = short_circuit(
+            Flavour::Mcp,
+            Some(&raw("18446744073709551616")),
+            ReasonCode::SubjectExpired,
+            "expired",
+        );
+        assert!(out.contains(r#""id":18446744073709551616"#), "{out}");
+        let out: Value = serde_json::from_str(&out).unwrap();
         let resp = &out["mcp"]["transformedGatewayResponse"];
         assert_eq!(resp["statusCode"], 401);
-        assert_eq!(resp["body"]["id"], 7);
         assert_eq!(resp["body"]["error"]["code"], JSONRPC_ERROR_CODE);
         assert_eq!(resp["body"]["error"]["data"], json!({"reason":"subject_expired","retryable":false}));
-        let out = short_circuit(Flavour::Http, Value::Null, ReasonCode::IdpThrottled, "busy");
+        let out: Value =
+            serde_json::from_str(&short_circuit(Flavour::Http, None, ReasonCode::IdpThrottled, "busy"))
+                .unwrap();
         let body = out["http"]["transformedGatewayResponse"]["body"].as_str().unwrap();
         let decoded: Value = serde_json::from_slice(&STANDARD.decode(body).unwrap()).unwrap();
         assert_eq!(decoded["error"]["data"]["retryable"], true);
+        assert_eq!(decoded["id"], Value::Null);
+        let response = raw(r#"{"statusCode":200,"body":{"n":1e400}}"#);
+        assert!(pass_response(Flavour::Mcp, &response).contains(r#"{"statusCode":200,"body":{"n":1e400}}"#));
     }
 
     #[test]
-    fn events_are_taken_apart_leniently() {
-        let e = GatewayEvent::parse(json!({"mcp":{"gatewayRequest":{"body":{"id":3}}}})).unwrap();
+    fn events_are_taken_apart_leniently_but_without_last_wins() {
+        let e = GatewayEvent::parse(r#"{"mcp":{"gatewayRequest":{"body":{"id":3}}}}"#).unwrap();
         assert_eq!(e.flavour, Flavour::Mcp);
-        assert!(e.headers.is_empty());
-        assert_eq!(e.request_id(), json!(3));
-        let e = GatewayEvent::parse(
-            json!({"http":{"gatewayRequest":{"path":"/t/x","headers":{},"body":"e30="}}}),
-        )
-        .unwrap();
+        let request = e.request.unwrap();
+        assert!(request.headers.0.is_empty());
+        assert_eq!(request.body.unwrap().get(), r#"{"id":3}"#);
+        let e =
+            GatewayEvent::parse(r#"{"http":{"gatewayRequest":{"path":"/t/x","headers":{},"body":"e30="}}}"#)
+                .unwrap();
         assert_eq!(e.flavour, Flavour::Http);
-        assert_eq!(http_body(&e.body).unwrap().unwrap(), b"{}");
-        assert!(http_body(&json!("%%%")).is_err());
-        for bad in [json!(1), json!({}), json!({"mcp": 1}), json!({"mcp": {}}), json!({"mcp":{},"http":{}})] {
-            assert!(GatewayEvent::parse(bad).is_err());
+        let request = e.request.unwrap();
+        assert_eq!(http_body(request.body).unwrap().unwrap(), b"{}");
+        assert!(http_body(Some(&raw(r#""%%%""#))).is_err());
+        let e = GatewayEvent::parse(r#"{"mcp":{"gatewayResponse":{"statusCode":401}}}"#).unwrap();
+        assert!(e.request.is_none() && e.response.is_some());
+        for bad in [
+            "1",
+            "{}",
+            r#"{"mcp": 1}"#,
+            r#"{"mcp": {}}"#,
+            r#"{"mcp":{},"http":{}}"#,
+            r#"{"mcp":{"gatewayRequest":{}},"mcp":{"gatewayRequest":{}}}"#,
+            r#"{"mcp":{"gatewayRequest":{"body":{}},"gatewayRequest":{"body":{}}}}"#,
+            r#"{"mcp":{"gatewayRequest":{"headers":"x"}}}"#,
+            r#"{"mcp":{"gatewayRequest":{"path":7}}}"#,
+        ] {
+            assert!(GatewayEvent::parse(bad).is_err(), "{bad}");
         }
     }
 }

@@ -3,9 +3,11 @@
 //! that target which carries the user (cached per execution environment).
 //!
 //! Every failure becomes a short-circuit answer with a reason code; nothing here panics on input,
-//! and the user's own token never appears in the output or in a log line. The same function can
-//! serve as RESPONSE interceptor: it then evicts a cached token a target answered 401 to
-//! (best-effort, MCP only) and leaves the response as it is.
+//! and the user's own token never appears in the output or in a log line. Which target a request
+//! is for is decided by [`crate::route`]; a request whose target is unknown never gets a token.
+//! The same function can serve as RESPONSE interceptor: it then evicts a cached token a target
+//! answered 401 to (best-effort, MCP only, when the event carries the request) and leaves the
+//! response exactly as it is.
 
 mod config;
 mod mint;
@@ -14,7 +16,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use tracing::Instrument;
 
 pub use config::{
@@ -25,10 +28,11 @@ pub use mint::Secrets;
 
 use crate::clock::SharedClock;
 use crate::env::ConfigError;
-use crate::gateway::{self, Flavour, GatewayEvent, HeaderValue};
+use crate::gateway::{self, Flavour, GatewayEvent, GatewayRequest, HeaderValue, Headers};
 use crate::jwt::unverified_claims;
 use crate::metrics::{Function, IdpReport, Metrics, MetricsSink, Record, UNLISTED_TARGET};
 use crate::reason::{ReasonCode, Rejection};
+use crate::route::{self, JsonRpc, Route};
 use crate::targets::{Mode, Resolved, TargetPolicy, is_target_name};
 use crate::token_cache::{CacheKey, CacheStatus, CachedToken, KeyBuilder, TokenCache};
 use crate::token_client::IdpCalls;
@@ -57,6 +61,8 @@ struct Log {
     idp: Option<IdpReport>,
     reason: Option<Rejection>,
     sub: Option<String>,
+    method: Option<String>,
+    uri_scheme: Option<String>,
 }
 
 impl Log {
@@ -90,6 +96,8 @@ impl Log {
                 outcome = self.outcome,
                 gateway_target = target,
                 mode = self.mode,
+                method = self.method.as_deref(),
+                uri_scheme = self.uri_scheme.as_deref(),
                 cache,
                 idp_attempts,
                 sub = self.sub.as_deref(),
@@ -100,6 +108,8 @@ impl Log {
                 outcome = self.outcome,
                 gateway_target = target,
                 mode = self.mode,
+                method = self.method.as_deref(),
+                uri_scheme = self.uri_scheme.as_deref(),
                 cache,
                 reason = r.reason.as_str(),
                 retryable = r.reason.retryable(),
@@ -204,14 +214,23 @@ impl Interceptor {
         &self.cache
     }
 
-    /// Handles one interceptor invocation; always answers with an interceptor output.
-    pub async fn handle(&self, event: Value) -> Value {
+    /// Handles one interceptor invocation given as JSON text; always answers with an interceptor
+    /// output as JSON text. Bodies are copied from input to output byte for byte.
+    pub async fn handle_json(&self, event: &str) -> String {
         let started = Instant::now();
         let mut log = Log::default();
         let out = match GatewayEvent::parse(event) {
-            Err((flavour, rejection)) => reject(flavour, Value::Null, rejection, None, &mut log),
-            Ok(event) if event.response.is_some() => self.response(event, &mut log),
-            Ok(event) => self.request(event, &mut log).await,
+            Err((flavour, rejection)) => reject(flavour, None, rejection, None, &mut log),
+            Ok(GatewayEvent { flavour, request, response: Some(response) }) => {
+                self.response(flavour, request.as_ref(), response, &mut log)
+            }
+            Ok(GatewayEvent { flavour, request: Some(request), response: None }) => {
+                self.request(flavour, &request, &mut log).await
+            }
+            Ok(GatewayEvent { flavour, request: None, response: None }) => {
+                let rejection = Rejection::new(ReasonCode::BadEvent, "the event has no `gatewayRequest`");
+                reject(flavour, None, rejection, None, &mut log)
+            }
         };
         let latency = started.elapsed();
         log.emit(latency);
@@ -219,91 +238,124 @@ impl Interceptor {
         out
     }
 
-    async fn request(&self, event: GatewayEvent, log: &mut Log) -> Value {
-        let GatewayEvent { flavour, path, headers, body, .. } = event;
-        let (decision, id) = self.decide(flavour, &path, &body, log);
+    /// [`Self::handle_json`] for an already parsed event (tests, tools). A `Value` cannot hold
+    /// every JSON number exactly: the Lambda binary uses [`Self::handle_json`].
+    pub async fn handle(&self, event: Value) -> Value {
+        let out = self.handle_json(&event.to_string()).await;
+        serde_json::from_str(&out).unwrap_or(Value::Null)
+    }
+
+    async fn request(&self, flavour: Flavour, request: &GatewayRequest<'_>, log: &mut Log) -> String {
+        let (decision, id) = self.decide(flavour, request, log);
         let policy = match decision {
             Decision::PassThrough => {
                 log.outcome = "passthrough";
-                return gateway::forward(flavour, body, None);
+                return gateway::forward(flavour, request.body, None);
             }
-            Decision::Reject(rejection, shown) => return reject(flavour, id, rejection, shown, log),
+            Decision::Reject(rejection, shown) => {
+                return reject(flavour, id.as_deref(), rejection, shown, log);
+            }
             Decision::Mint(policy) => policy,
         };
-        match self.token_for(&policy, &headers, log).await {
+        match self.token_for(&policy, &request.headers, log).await {
             Ok(minted) => {
                 log.outcome = "forwarded";
                 let token = minted.token.expose();
                 let mut authorization = String::with_capacity(7 + token.len());
                 authorization.push_str("Bearer ");
                 authorization.push_str(token);
-                gateway::forward(flavour, body, Some(authorization))
+                gateway::forward(flavour, request.body, Some(&authorization))
             }
-            Err(rejection) => reject(flavour, id, rejection, None, log),
+            Err(rejection) => reject(flavour, id.as_deref(), rejection, None, log),
         }
     }
 
-    /// Finds the target and its policy; also the request id to echo if the answer is an error.
-    fn decide(&self, flavour: Flavour, path: &str, body: &Value, log: &mut Log) -> (Decision, Value) {
-        let (target, id) = match flavour {
+    /// Classifies the request and applies the policy; also the request id to echo if the
+    /// answer is an error.
+    fn decide(
+        &self,
+        flavour: Flavour,
+        request: &GatewayRequest<'_>,
+        log: &mut Log,
+    ) -> (Decision, Option<Box<RawValue>>) {
+        match flavour {
             Flavour::Mcp => {
-                let id = body.get("id").cloned().unwrap_or(Value::Null);
-                match gateway::mcp_target(body) {
-                    Ok(target) => (target, id),
-                    Err(rejection) => return (Decision::Reject(rejection, None), id),
-                }
-            }
-            Flavour::Http => match gateway::http_body(body) {
-                Err(rejection) => return (Decision::Reject(rejection, None), Value::Null),
-                Ok(decoded) => {
-                    let id = decoded
-                        .and_then(|b| serde_json::from_slice::<Map<String, Value>>(&b).ok())
-                        .and_then(|mut m| m.remove("id"))
-                        .unwrap_or(Value::Null);
-                    (gateway::http_target(path), id)
-                }
-            },
-        };
-        let Some(target) = target else {
-            return (Decision::PassThrough, id);
-        };
-        let policy = match self.config.targets.resolve(target) {
-            Resolved::Listed(policy) => policy,
-            Resolved::Unlisted(mode) => {
-                log.unlisted = true;
-                log.mode = Some(mode.as_str());
-                if mode == Mode::Passthrough {
-                    return (Decision::PassThrough, id);
-                }
-                // The name is shown to the caller only (never logged), and only if it is one.
-                let shown = if is_target_name(target) {
-                    format!("target {target:?} is not configured for on-behalf-of access")
-                } else {
-                    "the requested target is not configured for on-behalf-of access".to_owned()
+                let message = match JsonRpc::parse(request.body) {
+                    Ok(message) => message,
+                    Err(rejection) => return (Decision::Reject(rejection, None), None),
                 };
-                let rejection =
-                    Rejection::new(ReasonCode::TargetUnlisted, "the target is not in OBO_TARGETS");
-                return (Decision::Reject(rejection, Some(shown)), id);
+                let id = message.id.map(RawValue::to_owned);
+                log.method = message.method().map(str::to_owned);
+                let route = message.check_method_header(&request.headers).and_then(|()| message.route());
+                match route {
+                    Ok(route) => (self.apply(route, log), id),
+                    Err(rejection) => (Decision::Reject(rejection, None), id),
+                }
             }
-        };
+            Flavour::Http => {
+                let id = match gateway::http_body(request.body) {
+                    Ok(decoded) => decoded.as_deref().and_then(http_request_id),
+                    Err(rejection) => return (Decision::Reject(rejection, None), None),
+                };
+                match route::http_target(&request.path) {
+                    Ok(target) => (self.apply(Route::Target(target.into()), log), id),
+                    Err(rejection) => (Decision::Reject(rejection, None), id),
+                }
+            }
+        }
+    }
+
+    /// What a route means under the configured policies.
+    fn apply(&self, route: Route<'_>, log: &mut Log) -> Decision {
+        let targets = &self.config.targets;
+        match route {
+            Route::Gateway => Decision::PassThrough,
+            Route::Target(target) => match targets.resolve(&target) {
+                Resolved::Listed(policy) => self.listed(policy, log),
+                Resolved::Unlisted(mode) => unlisted(mode, Some(&target), log),
+            },
+            Route::Resource(uri) => {
+                log.uri_scheme = Some(route::uri_scheme(&uri).unwrap_or("-").to_owned());
+                match targets.resolve_uri(&uri) {
+                    Resolved::Listed(policy) if policy.mode.mints() => {
+                        log.target = Some(Arc::clone(policy));
+                        log.mode = Some(policy.mode.as_str());
+                        Decision::Reject(
+                            Rejection::new(ReasonCode::TargetAmbiguous, RESOURCE_AMBIGUOUS),
+                            None,
+                        )
+                    }
+                    Resolved::Listed(policy) => self.listed(policy, log),
+                    Resolved::Unlisted(mode) => unlisted(mode, None, log),
+                }
+            }
+            Route::Task if targets.default_mode() == Mode::Passthrough && !targets.any_governed() => {
+                Decision::PassThrough
+            }
+            Route::Task => {
+                Decision::Reject(Rejection::new(ReasonCode::TargetAmbiguous, TASK_AMBIGUOUS), None)
+            }
+        }
+    }
+
+    fn listed(&self, policy: &Arc<TargetPolicy>, log: &mut Log) -> Decision {
         log.target = Some(Arc::clone(policy));
         log.mode = Some(policy.mode.as_str());
-        let decision = match policy.mode {
+        match policy.mode {
             Mode::Passthrough => Decision::PassThrough,
             Mode::Deny => Decision::Reject(
                 Rejection::new(ReasonCode::TargetDenied, "the target is configured to deny requests"),
                 None,
             ),
             Mode::Obo | Mode::TokenExchange => Decision::Mint(Arc::clone(policy)),
-        };
-        (decision, id)
+        }
     }
 
     /// The minted token for this user and target: from the cache, or from the identity provider.
     async fn token_for(
         &self,
         policy: &Arc<TargetPolicy>,
-        headers: &Map<String, Value>,
+        headers: &Headers,
         log: &mut Log,
     ) -> Result<Arc<CachedToken>, Rejection> {
         let user_token = user_token(headers)?;
@@ -353,16 +405,27 @@ impl Interceptor {
     }
 
     /// RESPONSE interceptor: evict the token an on-behalf-of target refused (401), then leave
-    /// the response as it is. Best-effort: only this execution environment's cache is touched.
-    fn response(&self, event: GatewayEvent, log: &mut Log) -> Value {
-        let GatewayEvent { flavour, path, headers, body, response } = event;
-        let response = response.unwrap_or(Value::Null);
+    /// the response exactly as it is. Best-effort: only this execution environment's cache is
+    /// touched, and only when the event carries the request (the user token and the target
+    /// name are in it); without it the response passes unchanged and is counted as
+    /// `response_without_request`.
+    fn response(
+        &self,
+        flavour: Flavour,
+        request: Option<&GatewayRequest<'_>>,
+        response: &RawValue,
+        log: &mut Log,
+    ) -> String {
         log.outcome = "response";
-        let status = response.get("statusCode").and_then(Value::as_u64);
-        if flavour == Flavour::Mcp && status == Some(401) {
-            let (decision, _) = self.decide(flavour, &path, &body, log);
+        let Some(request) = request else {
+            log.outcome = "response_without_request";
+            return gateway::pass_response(flavour, response);
+        };
+        if flavour == Flavour::Mcp && response_status(response) == Some(401) {
+            let (decision, _) = self.decide(flavour, request, log);
             if let Decision::Mint(policy) = decision
-                && let (Ok(token), Some(fields)) = (user_token(&headers), self.key_fields.get(&policy.name))
+                && let (Ok(token), Some(fields)) =
+                    (user_token(&request.headers), self.key_fields.get(&policy.name))
             {
                 let evicted = self.cache.evict(&cache_key(token, fields));
                 log.outcome = if evicted { "evicted" } else { "response" };
@@ -372,24 +435,76 @@ impl Interceptor {
     }
 }
 
+/// Why a resource request for an on-behalf-of target is refused (`target_ambiguous`).
+const RESOURCE_AMBIGUOUS: &str = "the resource URI belongs to an on-behalf-of target, but the gateway chooses the target of a resource request itself (by resourcePriority), so no token can be minted for it";
+
+/// Why a task request is refused while any target is governed (`target_ambiguous`).
+const TASK_AMBIGUOUS: &str = "task requests name a task, not a target, so no token can be minted for them";
+
+/// Unlisted targets follow the default mode; the name is shown to the caller only (never
+/// logged), and only if it is one.
+fn unlisted(mode: Mode, target: Option<&str>, log: &mut Log) -> Decision {
+    log.unlisted = true;
+    log.mode = Some(mode.as_str());
+    if mode == Mode::Passthrough {
+        return Decision::PassThrough;
+    }
+    let shown = match target {
+        Some(target) if is_target_name(target) => {
+            format!("target {target:?} is not configured for on-behalf-of access")
+        }
+        Some(_) => "the requested target is not configured for on-behalf-of access".to_owned(),
+        None => {
+            "the resource URI matches no target's `resource_uris`, and unlisted targets are denied".to_owned()
+        }
+    };
+    let rejection = Rejection::new(ReasonCode::TargetUnlisted, "the target is not in OBO_TARGETS");
+    Decision::Reject(rejection, Some(shown))
+}
+
+/// The `statusCode` of a `gatewayResponse`, if it has a numeric one.
+fn response_status(response: &RawValue) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Status {
+        #[serde(rename = "statusCode", default)]
+        status: Option<u64>,
+    }
+    serde_json::from_str::<Status>(response.get()).ok()?.status
+}
+
+/// The JSON-RPC `id` of a decoded HTTP-flavour body, when it is a JSON object with one.
+fn http_request_id(body: &[u8]) -> Option<Box<RawValue>> {
+    #[derive(serde::Deserialize)]
+    struct Id<'a> {
+        #[serde(borrow, default)]
+        id: Option<&'a RawValue>,
+    }
+    serde_json::from_slice::<Id<'_>>(body).ok()?.id.map(RawValue::to_owned)
+}
+
 fn cache_key(user_token: &str, fields: &[u8]) -> CacheKey {
     KeyBuilder::new().field(user_token.as_bytes()).encoded(fields).finish()
 }
 
 /// The user's token from `Authorization: Bearer …`, looked up ignoring case.
-fn user_token(headers: &Map<String, Value>) -> Result<&str, Rejection> {
+fn user_token(headers: &Headers) -> Result<&str, Rejection> {
     let missing = || Rejection::new(ReasonCode::SubjectMissing, HEADERS_HINT);
-    match gateway::header(headers, "authorization") {
+    match headers.get("authorization") {
         HeaderValue::One(value) => gateway::bearer_token(value).ok_or_else(missing),
         HeaderValue::Absent | HeaderValue::NotString => Err(missing()),
-        HeaderValue::Ambiguous => Err(Rejection::new(
-            ReasonCode::SubjectAmbiguous,
-            "more than one Authorization header (differing only in case)",
-        )),
+        HeaderValue::Ambiguous => {
+            Err(Rejection::new(ReasonCode::SubjectAmbiguous, "more than one Authorization header"))
+        }
     }
 }
 
-fn reject(flavour: Flavour, id: Value, rejection: Rejection, shown: Option<String>, log: &mut Log) -> Value {
+fn reject(
+    flavour: Flavour,
+    id: Option<&RawValue>,
+    rejection: Rejection,
+    shown: Option<String>,
+    log: &mut Log,
+) -> String {
     log.outcome = "rejected";
     let message = shown.as_deref().unwrap_or(&rejection.message);
     let out = gateway::short_circuit(flavour, id, rejection.reason, message);

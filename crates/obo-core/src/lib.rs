@@ -9,7 +9,7 @@
 //! - [`pretoken`]: Cognito trigger event types.
 //! - [`reason`]: the stable reason codes every rejection carries.
 //! - [`interceptor`]: the AgentCore Gateway REQUEST interceptor's logic, on top of
-//!   [`gateway`] (payloads), [`targets`] (policy), [`token_client`] (acquisition),
+//!   [`gateway`] (payloads), [`route`] (which target a request is for), [`targets`] (policy), [`token_client`] (acquisition),
 //!   [`client_secret`] and [`token_cache`].
 //! - [`metrics`]: one CloudWatch Embedded Metric Format line per invocation of either Lambda.
 
@@ -29,6 +29,7 @@ pub mod lookup;
 pub mod metrics;
 pub mod pretoken;
 pub mod reason;
+pub mod route;
 pub mod runtime_api;
 pub mod scope_groups;
 pub mod secret;

@@ -72,6 +72,11 @@ pub enum ReasonCode {
     TargetDenied,
     /// The target is not listed and the default mode denies it.
     TargetUnlisted,
+    /// The request's target cannot be known from the event (a resource URI an on-behalf-of
+    /// target claims, a task), so no token can be minted for it and it is refused.
+    TargetAmbiguous,
+    /// The MCP method is not one the interceptor classifies: never passed through.
+    MethodNotSupported,
     /// The component is misconfigured.
     Misconfigured,
     /// An unexpected internal failure.
@@ -112,6 +117,8 @@ impl ReasonCode {
         Self::TokenNotForTarget,
         Self::TargetDenied,
         Self::TargetUnlisted,
+        Self::TargetAmbiguous,
+        Self::MethodNotSupported,
         Self::Misconfigured,
         Self::Internal,
     ];
@@ -150,6 +157,8 @@ impl ReasonCode {
             Self::TokenNotForTarget => "token_not_for_target",
             Self::TargetDenied => "target_denied",
             Self::TargetUnlisted => "target_unlisted",
+            Self::TargetAmbiguous => "target_ambiguous",
+            Self::MethodNotSupported => "method_not_supported",
             Self::Misconfigured => "misconfigured",
             Self::Internal => "internal",
         }
@@ -164,8 +173,7 @@ impl ReasonCode {
     /// 403 for policy, 503 when a dependency is down or throttling, 500 for misconfiguration.
     pub const fn http_status(self) -> u16 {
         match self {
-            Self::BadEvent => 400,
-            Self::SubjectAmbiguous => 400,
+            Self::BadEvent | Self::SubjectAmbiguous | Self::MethodNotSupported => 400,
             Self::SubjectMissing
             | Self::SubjectMalformed
             | Self::SubjectHeaderRejected
@@ -188,7 +196,8 @@ impl ReasonCode {
             | Self::OboDenied
             | Self::ScopeNotAllowed
             | Self::TargetDenied
-            | Self::TargetUnlisted => 403,
+            | Self::TargetUnlisted
+            | Self::TargetAmbiguous => 403,
             Self::JwksUnavailable | Self::IdpUnavailable | Self::IdpThrottled => 503,
             Self::IdpClientRejected
             | Self::OboClaimsMissing

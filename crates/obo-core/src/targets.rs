@@ -9,11 +9,18 @@
 //! Scopes are the only audience binding a Cognito M2M token has, and Cognito grants *all* of a
 //! client's scopes when none are asked: so every token-minting target needs its own, non-empty
 //! set of scopes, shared with no other target.
+//!
+//! `resource_uris` lists the URI prefixes a target serves, so that a resource request (whose URI
+//! names no target) can still be governed. A key given twice anywhere in `OBO_TARGETS` is an
+//! error, never last-wins.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde::Deserialize;
+use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 
 use crate::pretoken::ON_BEHALF_OF_TOKEN;
 
@@ -70,12 +77,47 @@ pub struct TargetPolicy {
     pub resource: Option<String>,
     /// Scopes of the actor token; empty means no actor token (`token-exchange` only).
     pub actor_scopes: Vec<String>,
+    /// URI prefixes of the resources this target serves (any mode).
+    pub resource_uris: Vec<String>,
 }
 
 impl TargetPolicy {
     /// The scopes as one space-separated `scope` parameter.
     pub fn scope_param(&self) -> String {
         self.scopes.join(" ")
+    }
+}
+
+/// A JSON object whose keys must be unique (serde_json would keep the last of two silently).
+struct UniqueMap<V>(BTreeMap<String, V>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for UniqueMap<V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Entries<V> {
+            type Value = UniqueMap<V>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    if out.contains_key(&key) {
+                        return Err(A::Error::custom(format!("the key {key:?} is given twice")));
+                    }
+                    let value = map.next_value()?;
+                    out.insert(key, value);
+                }
+                Ok(UniqueMap(out))
+            }
+        }
+        deserializer.deserialize_map(Entries(PhantomData))
+    }
+}
+
+impl<V> Default for UniqueMap<V> {
+    fn default() -> Self {
+        Self(BTreeMap::new())
     }
 }
 
@@ -86,13 +128,15 @@ struct RawTarget {
     #[serde(default)]
     scopes: Vec<String>,
     #[serde(default)]
-    metadata: BTreeMap<String, String>,
+    metadata: UniqueMap<String>,
     #[serde(default)]
     audience: Option<String>,
     #[serde(default)]
     resource: Option<String>,
     #[serde(default)]
     actor_scopes: Vec<String>,
+    #[serde(default)]
+    resource_uris: Vec<String>,
 }
 
 /// The policy for a requested target.
@@ -108,6 +152,8 @@ pub enum Resolved<'a> {
 #[derive(Debug, Clone)]
 pub struct Targets {
     by_name: HashMap<String, Arc<TargetPolicy>>,
+    /// Every `resource_uris` prefix with its target; no prefix is a prefix of another target's.
+    by_uri: Vec<(String, Arc<TargetPolicy>)>,
     default_mode: Mode,
 }
 
@@ -118,7 +164,7 @@ impl Targets {
         if default_mode.mints() {
             return Err("the default mode must be deny or passthrough".into());
         }
-        let raw: BTreeMap<String, RawTarget> = serde_json::from_str(json)
+        let UniqueMap(raw) = serde_json::from_str::<UniqueMap<RawTarget>>(json)
             .map_err(|e| format!("is not a JSON object of target policies: {e}"))?;
         if raw.is_empty() {
             return Err("lists no target".into());
@@ -138,7 +184,37 @@ impl Targets {
             }
             by_name.insert(name, Arc::new(policy));
         }
-        Ok(Self { by_name, default_mode })
+        let mut by_uri: Vec<(String, Arc<TargetPolicy>)> = Vec::new();
+        for policy in by_name.values() {
+            for prefix in &policy.resource_uris {
+                if let Some((other, owner)) = by_uri.iter().find(|(p, o)| {
+                    o.name != policy.name && (uri_starts_with(p, prefix) || uri_starts_with(prefix, p))
+                }) {
+                    let (a, b) = if owner.name < policy.name { (owner, policy) } else { (policy, owner) };
+                    return Err(format!(
+                        "the `resource_uris` of targets {:?} and {:?} overlap ({other:?} and {prefix:?}): a URI must belong to one target",
+                        a.name, b.name
+                    ));
+                }
+                by_uri.push((prefix.clone(), Arc::clone(policy)));
+            }
+        }
+        Ok(Self { by_name, by_uri, default_mode })
+    }
+
+    /// The policy for a resource URI: the target whose `resource_uris` prefix it starts with
+    /// (scheme compared ignoring case), or the default mode.
+    pub fn resolve_uri(&self, uri: &str) -> Resolved<'_> {
+        match self.by_uri.iter().find(|(prefix, _)| uri_starts_with(uri, prefix)) {
+            Some((_, policy)) => Resolved::Listed(policy),
+            None => Resolved::Unlisted(self.default_mode),
+        }
+    }
+
+    /// Whether any listed target is not `passthrough` (so a request whose target is unknown
+    /// could reach one that must be governed).
+    pub fn any_governed(&self) -> bool {
+        self.by_name.values().any(|p| p.mode != Mode::Passthrough)
     }
 
     /// The policy for a requested target name (exact, case-sensitive match).
@@ -178,6 +254,34 @@ pub fn is_target_name(name: &str) -> bool {
         && !name.contains(crate::gateway::TOOL_SEPARATOR)
 }
 
+/// Whether `uri` starts with `prefix`, the scheme (up to the first `:`) compared ignoring ASCII
+/// case as URI schemes are, the rest exactly.
+fn uri_starts_with(uri: &str, prefix: &str) -> bool {
+    let Some(head) = uri.get(..prefix.len()) else { return false };
+    let scheme = prefix.find(':').unwrap_or(prefix.len());
+    head.get(..scheme).is_some_and(|h| h.eq_ignore_ascii_case(&prefix[..scheme]))
+        && head[scheme..] == prefix[scheme..]
+}
+
+fn check_resource_uris(prefixes: &[String]) -> Result<(), String> {
+    for (i, prefix) in prefixes.iter().enumerate() {
+        if crate::route::uri_scheme(prefix).is_none() {
+            return Err(format!(
+                "`resource_uris` holds {prefix:?}, which does not start with a URI scheme (such as `crm://`)"
+            ));
+        }
+        if prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(format!("`resource_uris` holds {prefix:?}, which contains whitespace"));
+        }
+        if let Some(other) =
+            prefixes[..i].iter().find(|p| uri_starts_with(prefix, p) || uri_starts_with(p, prefix))
+        {
+            return Err(format!("`resource_uris` lists {other:?} and {prefix:?}, which overlap"));
+        }
+    }
+    Ok(())
+}
+
 fn check_scopes(field: &str, scopes: &[String]) -> Result<(), String> {
     for (i, scope) in scopes.iter().enumerate() {
         if scope.is_empty() || scope.chars().any(|c| c.is_whitespace() || c == '"' || c == '\\') {
@@ -199,11 +303,13 @@ fn validate(name: &str, raw: RawTarget) -> Result<TargetPolicy, String> {
     })?;
     check_scopes("scopes", &raw.scopes)?;
     check_scopes("actor_scopes", &raw.actor_scopes)?;
+    check_resource_uris(&raw.resource_uris)?;
+    let metadata = raw.metadata.0;
     let exchange_fields = raw.audience.is_some() || raw.resource.is_some() || !raw.actor_scopes.is_empty();
     match mode {
         Mode::Passthrough | Mode::Deny => {
-            if !raw.scopes.is_empty() || !raw.metadata.is_empty() || exchange_fields {
-                return Err(format!("mode {} takes no other settings", mode.as_str()));
+            if !raw.scopes.is_empty() || !metadata.is_empty() || exchange_fields {
+                return Err(format!("mode {} takes no settings but `resource_uris`", mode.as_str()));
             }
         }
         Mode::Obo => {
@@ -213,7 +319,7 @@ fn validate(name: &str, raw: RawTarget) -> Result<TargetPolicy, String> {
             if exchange_fields {
                 return Err("`audience`, `resource` and `actor_scopes` apply to token-exchange only".into());
             }
-            for key in raw.metadata.keys() {
+            for key in metadata.keys() {
                 if key.is_empty() || key == ON_BEHALF_OF_TOKEN {
                     return Err(format!("`metadata` may not use the key {key:?}"));
                 }
@@ -223,7 +329,7 @@ fn validate(name: &str, raw: RawTarget) -> Result<TargetPolicy, String> {
             if raw.scopes.is_empty() && raw.audience.is_none() {
                 return Err("mode token-exchange needs `scopes` or an `audience`".into());
             }
-            if !raw.metadata.is_empty() {
+            if !metadata.is_empty() {
                 return Err("`metadata` applies to obo only".into());
             }
             if raw.audience.as_deref().is_some_and(|a| a.trim().is_empty()) {
@@ -240,10 +346,11 @@ fn validate(name: &str, raw: RawTarget) -> Result<TargetPolicy, String> {
         name: name.to_owned(),
         mode,
         scopes: raw.scopes,
-        metadata: raw.metadata,
+        metadata,
         audience: raw.audience,
         resource: raw.resource,
         actor_scopes: raw.actor_scopes,
+        resource_uris: raw.resource_uris,
     })
 }
 
@@ -275,7 +382,19 @@ mod tests {
             (r#"{"a":{"mode":"obo","scopes":["s","s"]}}"#, "twice"),
             (r#"{"a":{"mode":"obo","scopes":["s"],"metadata":{"onBehalfOfToken":"x"}}}"#, "may not use"),
             (r#"{"a":{"mode":"obo","scopes":["s"],"audience":"x"}}"#, "token-exchange only"),
-            (r#"{"a":{"mode":"passthrough","scopes":["s"]}}"#, "no other settings"),
+            (r#"{"a":{"mode":"passthrough","scopes":["s"]}}"#, "takes no settings but"),
+            (r#"{"a":{"mode":"deny"},"a":{"mode":"passthrough"}}"#, "the key \"a\" is given twice"),
+            (r#"{"a":{"mode":"obo","mode":"passthrough","scopes":["s"]}}"#, "duplicate field `mode`"),
+            (
+                r#"{"a":{"mode":"obo","scopes":["s"],"metadata":{"k":"1","k":"2"}}}"#,
+                "the key \"k\" is given twice",
+            ),
+            (r#"{"a":{"mode":"deny","resource_uris":["accounts/"]}}"#, "URI scheme"),
+            (r#"{"a":{"mode":"deny","resource_uris":["crm://a","crm://a/b"]}}"#, "overlap"),
+            (
+                r#"{"a":{"mode":"deny","resource_uris":["crm://"]},"b":{"mode":"passthrough","resource_uris":["CRM://x"]}}"#,
+                "overlap",
+            ),
             (r#"{"a":{"mode":"allow"}}"#, "is not one of"),
             (r#"{"a":{"mode":"obo","scopes":["s"],"scope":"typo"}}"#, "unknown field"),
             (r#"{"a___b":{"mode":"deny"}}"#, "not a valid target name"),
@@ -289,5 +408,20 @@ mod tests {
             assert!(err.contains(expected), "{json}: {err}");
         }
         assert!(Targets::parse(EXAMPLE, Mode::Obo).is_err());
+    }
+
+    #[test]
+    fn resource_uris_resolve_by_prefix() {
+        let t = Targets::parse(
+            r#"{"crm":{"mode":"obo","scopes":["s"],"resource_uris":["crm://"]},"admin":{"mode":"deny","resource_uris":["admin:"]}}"#,
+            Mode::Passthrough,
+        )
+        .unwrap();
+        assert!(matches!(t.resolve_uri("crm://accounts/1"), Resolved::Listed(p) if p.name == "crm"));
+        assert!(matches!(t.resolve_uri("CRM://accounts/1"), Resolved::Listed(p) if p.name == "crm"));
+        assert!(matches!(t.resolve_uri("Admin:x"), Resolved::Listed(p) if p.mode == Mode::Deny));
+        assert!(matches!(t.resolve_uri("crm:/x"), Resolved::Unlisted(Mode::Passthrough)));
+        assert!(matches!(t.resolve_uri("weather://x"), Resolved::Unlisted(Mode::Passthrough)));
+        assert!(t.any_governed());
     }
 }

@@ -42,9 +42,19 @@ async fn no_token_or_secret_reaches_the_logs_at_trace() {
     let (wrong, _clock) = idp.interceptor(&[("OBO_CLIENT_SECRET", "wrong-secret-value-42")]).await;
     wrong.handle(call_as("crm___x", &alice)).await;
 
+    // Resource requests: only the URI's scheme is logged.
+    let mut read = call_as("crm___x", &alice);
+    read["mcp"]["gatewayRequest"]["body"] = json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read", "params": {"uri": "crm://accounts/private-acct-42"}});
+    interceptor.handle(read).await;
+
     let logs = capture.text();
-    let mut forbidden: Vec<String> =
-        vec![OBO_SECRET.into(), "wrong-secret-value-42".into(), "secret-project".into()];
+    assert!(logs.contains(r#""uri_scheme":"crm""#), "the scheme is logged");
+    let mut forbidden: Vec<String> = vec![
+        OBO_SECRET.into(),
+        "wrong-secret-value-42".into(),
+        "secret-project".into(),
+        "private-acct-42".into(),
+    ];
     for token in [&alice, &bob].into_iter().chain(&minted) {
         forbidden.push(token.clone());
         // Every part of a token (header, payload, signature) is forbidden on its own too.
@@ -60,7 +70,7 @@ async fn no_token_or_secret_reaches_the_logs_at_trace() {
         .iter()
         .filter(|l| l["message"].as_str().is_some_and(|m| m.starts_with("interceptor ")))
         .collect();
-    assert_eq!(answered.len(), 11, "one line per invocation:\n{logs}");
+    assert_eq!(answered.len(), 12, "one line per invocation:\n{logs}");
     let has = |pred: &dyn Fn(&Value) -> bool| answered.iter().any(|l| pred(l));
     assert!(has(&|l| l["gateway_target"] == "crm"
         && l["mode"] == "obo"

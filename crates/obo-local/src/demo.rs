@@ -6,6 +6,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider as cognito_sdk;
+use rmcp::model::{GetPromptRequestParams, ReadResourceRequestParams, ResourceContents};
 use serde_json::{Value, json};
 
 use crate::client::{McpClient, call, connect};
@@ -24,6 +25,12 @@ pub struct DemoSummary {
     pub user_token_reached_a_target: bool,
     /// `(user, obo_sub, org_id)` as crm saw them.
     pub crm_saw: Vec<(String, String, String)>,
+    /// `(user, obo_sub)` as crm's prompt saw them.
+    pub crm_prompt_saw: Vec<(String, String)>,
+    /// The text of the weather resource alice read.
+    pub weather_resource: Option<String>,
+    /// The reason code a prompt of the `deny` target was refused with.
+    pub denied_reason: Option<String>,
 }
 
 /// Why the demo stopped early.
@@ -164,6 +171,62 @@ async fn tool(
     Ok(content)
 }
 
+/// alice's tour of prompts and resources: a crm prompt as herself, the weather resource, and a
+/// prompt of the `deny` target refused by the interceptor.
+async fn prompts_and_resources(
+    t: &mut Transcript<'_>,
+    stack: &Stack,
+    client: &McpClient,
+    who: &str,
+    summary: &mut DemoSummary,
+) -> Result<(), DemoError> {
+    let marks = Marks::take(stack);
+    let started = Instant::now();
+    let mut arguments = serde_json::Map::new();
+    arguments.insert("account_id".into(), json!("A-42"));
+    let params = GetPromptRequestParams::new("crm___account_brief").with_arguments(arguments);
+    let prompt = client.get_prompt(params).await.map_err(|e| fail("prompts/get", e))?;
+    t.step(who, "prompts/get crm___account_brief {\"account_id\":\"A-42\"}", started.elapsed());
+    show_layers(t, stack, &marks);
+    let text =
+        prompt.messages.first().and_then(|m| m.content.as_text()).map(|c| c.text.clone()).unwrap_or_default();
+    let brief: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let obo_sub = brief["acting_for"]["obo_sub"].as_str().unwrap_or_default().to_owned();
+    t.line(
+        "crm saw",
+        format!("prompt for obo_sub={} username={}", short(&obo_sub), brief["acting_for"]["username"]),
+    );
+    summary.crm_prompt_saw.push((who.to_owned(), obo_sub));
+
+    let marks = Marks::take(stack);
+    let started = Instant::now();
+    let read = client
+        .read_resource(ReadResourceRequestParams::new(crate::targets::weather::TODAY))
+        .await
+        .map_err(|e| fail("resources/read", e))?;
+    t.step(who, &format!("resources/read {}", crate::targets::weather::TODAY), started.elapsed());
+    show_layers(t, stack, &marks);
+    let text = match read.contents.first() {
+        Some(ResourceContents::TextResourceContents { text, .. }) => text.clone(),
+        _ => String::new(),
+    };
+    t.line("weather", &text);
+    summary.weather_resource = Some(text);
+
+    let marks = Marks::take(stack);
+    let started = Instant::now();
+    let refused = client.get_prompt(GetPromptRequestParams::new("admin___runbook")).await;
+    t.step(who, "prompts/get admin___runbook (target mode deny)", started.elapsed());
+    show_layers(t, stack, &marks);
+    let reason = match refused {
+        Err(e) => crate::client::refusal_reason(&e).ok_or_else(|| fail("prompts/get admin___runbook", e))?,
+        Ok(_) => return Err(fail("prompts/get admin___runbook", "a denied target's prompt was answered")),
+    };
+    t.line("gateway", format!("refused before any target: {reason}"));
+    summary.denied_reason = Some(reason);
+    Ok(())
+}
+
 /// Runs the demo against a started stack, writing the transcript to `out`.
 pub async fn run(stack: &Stack, out: &mut dyn Write) -> Result<DemoSummary, DemoError> {
     let mut t = Transcript { out };
@@ -224,6 +287,9 @@ pub async fn run(stack: &Stack, out: &mut dyn Write) -> Result<DemoSummary, Demo
             tool(&mut t, stack, &client, username, "weather___get_forecast", json!({"city": "Oslo"})).await?;
         t.line("weather", format!("{forecast}"));
         summary.tool_calls += 3;
+        if i == 0 {
+            prompts_and_resources(&mut t, stack, &client, username, &mut summary).await?;
+        }
         let _ = client.cancel().await;
         user_tokens.push(token);
     }
@@ -236,9 +302,9 @@ pub async fn run(stack: &Stack, out: &mut dyn Write) -> Result<DemoSummary, Demo
     });
     let _ = writeln!(
         t.out,
-        "\nSummary: {} tool calls through the gateway; {} client_credentials requests at Cognito for the \
-         on-behalf-of client (the other calls were cache hits or passthrough); a user token reached a \
-         target: {}.",
+        "\nSummary: {} tool calls and 3 prompt/resource requests through the gateway; {} client_credentials \
+         requests at Cognito for the on-behalf-of client (the other calls were cache hits or passthrough); \
+         a user token reached a target: {}.",
         summary.tool_calls,
         summary.obo_token_requests,
         if summary.user_token_reached_a_target { "YES (bug)" } else { "never" },

@@ -100,7 +100,12 @@ async fn demo(stack: &Stack) -> ExitCode {
         cold_start(&stack.interceptor)
     );
     match result {
-        Ok(summary) if !summary.user_token_reached_a_target => ExitCode::SUCCESS,
+        Ok(summary)
+            if !summary.user_token_reached_a_target
+                && summary.denied_reason.as_deref() == Some("target_denied") =>
+        {
+            ExitCode::SUCCESS
+        }
         Ok(_) => ExitCode::FAILURE,
         Err(err) => {
             eprintln!("{err}");

@@ -160,7 +160,8 @@ impl Stack {
         // trigger's scope groups (each on-behalf-of target's scopes are one group).
         let mut targets = json!({
             "crm": {"mode": "obo", "scopes": [target_scope("crm")], "metadata": {"target": "crm"}},
-            "weather": {"mode": "passthrough"},
+            "weather": {"mode": "passthrough", "resource_uris": ["weather://"]},
+            "admin": {"mode": "deny"},
         });
         for (name, _) in &options.extra_targets {
             targets[name] =

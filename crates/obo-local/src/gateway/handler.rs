@@ -1,6 +1,6 @@
 //! One inbound request through the gateway: authorize the user's token, parse the JSON-RPC
-//! message, run the REQUEST interceptor, then answer it here (`initialize`, `ping`,
-//! `tools/list`) or route it to a target (`tools/call`). One log line per request, no token.
+//! message, run the REQUEST interceptor, then answer it here (`initialize`, `ping`, the four
+//! list methods) or route it to a target (`tools/call`, `prompts/get`, `resources/read`). One log line per request, no token.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -171,8 +171,19 @@ async fn handle(gw: &Gateway, headers: &HeaderMap, body: &[u8], log: &mut Reques
     match request.get("method").and_then(Value::as_str).unwrap_or_default() {
         "initialize" => initialize(id, params),
         "ping" => jsonrpc::result(id, json!({})),
-        "tools/list" => jsonrpc::result(id, json!({"tools": *gw.catalog()})),
+        "tools/list" => jsonrpc::result(id, json!({"tools": gw.catalog().tools})),
         "tools/call" => gw.call_tool(id, params, authorization, extra_headers, log).await,
+        "prompts/list" => jsonrpc::result(id, json!({"prompts": gw.catalog().prompts})),
+        "prompts/get" => gw.get_prompt(id, params, authorization, extra_headers, log).await,
+        "resources/list" => {
+            let catalog = gw.catalog();
+            let resources: Vec<_> = catalog.resources.iter().map(|(_, r)| r).collect();
+            jsonrpc::result(id, json!({ "resources": resources }))
+        }
+        "resources/templates/list" => {
+            jsonrpc::result(id, json!({"resourceTemplates": gw.catalog().templates}))
+        }
+        "resources/read" => gw.read_resource(id, params, authorization, extra_headers, log).await,
         other => jsonrpc::error(id, METHOD_NOT_FOUND, format!("method {other:?} is not supported"), None),
     }
 }
@@ -184,7 +195,7 @@ fn initialize(id: Value, params: Option<&Value>) -> Response {
         id,
         json!({
             "protocolVersion": version,
-            "capabilities": {"tools": {"listChanged": false}},
+            "capabilities": {"tools": {"listChanged": false}, "prompts": {"listChanged": false}, "resources": {}},
             "serverInfo": {"name": "obo-local-gateway", "version": env!("CARGO_PKG_VERSION")},
             "instructions": "Local AgentCore Gateway emulator: tools are named <target>___<tool>.",
         }),

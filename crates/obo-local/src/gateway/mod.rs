@@ -7,8 +7,10 @@
 //!   (`passRequestHeaders: true`, lower-cased header names) and applies its output:
 //!   `transformedGatewayRequest` (body, headers; a returned `Authorization` overrides the
 //!   target's credential) or `transformedGatewayResponse` (answered as is, no target called);
-//! - answers `tools/list` from a catalog synced with each target's own credential, tool names
-//!   prefixed `<target>___`; routes `tools/call` by that prefix (removed before forwarding).
+//! - answers `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` from
+//!   a catalog synced with each target's own credential, tool and prompt names prefixed
+//!   `<target>___`, resource URIs unprefixed (AgentCore's naming rules); routes `tools/call` and
+//!   `prompts/get` by that prefix (removed before forwarding) and `resources/read` by URI.
 //!
 //! It answers JSON (never SSE), issues an `Mcp-Session-Id` without enforcing it, and turns an
 //! interceptor failure (function error, timeout, crash) into a JSON-RPC error. See
@@ -180,7 +182,7 @@ impl GatewayHandle {
 
     /// The prefixed names of the synced tools.
     pub fn tool_names(&self) -> Vec<String> {
-        self.gateway.catalog().iter().map(|t| t.name.to_string()).collect()
+        self.gateway.catalog().tools.iter().map(|t| t.name.to_string()).collect()
     }
 }
 
@@ -234,6 +236,6 @@ pub async fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError>
     gateway.authorizer.prefetch().await;
     gateway.sync_tools().await?;
     let server = TestServer::start(handler::router(gateway.clone())).await;
-    tracing::info!(url = %server.url("/mcp"), tools = gateway.catalog().len(), "gateway listening");
+    tracing::info!(url = %server.url("/mcp"), tools = gateway.catalog().tools.len(), "gateway listening");
     Ok(GatewayHandle { server, gateway })
 }

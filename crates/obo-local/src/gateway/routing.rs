@@ -1,13 +1,20 @@
-//! The gateway's state and its two target-facing jobs: keeping the tool catalog (synced with
-//! each target's own credential, names prefixed `<target>___`) and routing `tools/call` by that
-//! prefix, with the interceptor's `Authorization` overriding the target's credential.
+//! The gateway's state and its two target-facing jobs: keeping the catalog (synced with each
+//! target's own credential: tools and prompts prefixed `<target>___`, resource URIs and templates
+//! as the target names them) and routing `tools/call` and `prompts/get` by that prefix and
+//! `resources/read` by URI (the first target listing it wins, as a lower `resourcePriority`
+//! would), with the interceptor's `Authorization` overriding the target's credential.
 
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::Response;
-use rmcp::model::{CallToolRequestParams, Tool};
+use rmcp::model::{
+    CallToolRequestParams, GetPromptRequestParams, Prompt, ReadResourceRequestParams, Resource,
+    ResourceTemplate, Tool,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::GatewayError;
@@ -36,36 +43,128 @@ pub(crate) struct Gateway {
     pub(crate) interceptor_timeout: Duration,
     pub(crate) pass_request_headers: bool,
     pub(crate) upstream: Upstream,
-    pub(crate) catalog: RwLock<Arc<Vec<Tool>>>,
+    pub(crate) catalog: RwLock<Arc<Catalog>>,
+}
+
+/// What target synchronisation found.
+#[derive(Default)]
+pub(crate) struct Catalog {
+    /// Tools, names prefixed.
+    pub(crate) tools: Vec<Tool>,
+    /// Prompts, names prefixed.
+    pub(crate) prompts: Vec<Prompt>,
+    /// Resources as their targets name them, with the index of the target serving each.
+    pub(crate) resources: Vec<(usize, Resource)>,
+    /// Resource templates as their targets name them.
+    pub(crate) templates: Vec<ResourceTemplate>,
 }
 
 impl Gateway {
-    /// The synced tools, prefixed.
-    pub(crate) fn catalog(&self) -> Arc<Vec<Tool>> {
+    /// The synced catalog.
+    pub(crate) fn catalog(&self) -> Arc<Catalog> {
         self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Lists every target's tools with its own credential and replaces the catalog (all or
-    /// nothing), like AgentCore's target synchronization.
+    /// Lists every target's tools, prompts, resources and resource templates with its own
+    /// credential and replaces the catalog (all or nothing), like AgentCore's target
+    /// synchronization.
     pub(crate) async fn sync_tools(&self) -> Result<usize, GatewayError> {
-        let mut all = Vec::new();
-        for target in &self.targets {
+        let mut all = Catalog::default();
+        for (index, target) in self.targets.iter().enumerate() {
             let failed = |detail: String| GatewayError::ToolSync { target: target.name.clone(), detail };
             let authorization = self.credential(target).await.map_err(failed)?;
-            let tools = self
-                .upstream
-                .list_tools(&target.url, authorization)
-                .await
-                .map_err(|e| failed(describe(&e)))?;
-            tracing::info!(target_name = %target.name, tools = tools.len(), "gateway synced tools");
-            all.extend(tools.into_iter().map(|mut tool| {
-                tool.name = format!("{}{PREFIX_SEPARATOR}{}", target.name, tool.name).into();
+            let listing =
+                self.upstream.list_all(&target.url, authorization).await.map_err(|e| failed(describe(&e)))?;
+            tracing::info!(
+                target_name = %target.name,
+                tools = listing.tools.len(),
+                prompts = listing.prompts.len(),
+                resources = listing.resources.len(),
+                "gateway synced target"
+            );
+            let prefixed = |name: &str| format!("{}{PREFIX_SEPARATOR}{name}", target.name);
+            all.tools.extend(listing.tools.into_iter().map(|mut tool| {
+                tool.name = prefixed(&tool.name).into();
                 tool
             }));
+            all.prompts.extend(listing.prompts.into_iter().map(|mut prompt| {
+                prompt.name = prefixed(&prompt.name);
+                prompt
+            }));
+            all.resources.extend(listing.resources.into_iter().map(|r| (index, r)));
+            all.templates.extend(listing.templates);
         }
-        let count = all.len();
+        let count = all.tools.len();
         *self.catalog.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(all);
         Ok(count)
+    }
+
+    /// The target `params.name`'s prefix names, and the params with the prefix removed; or the
+    /// `-32602` error's message and data.
+    fn unprefixed<P: DeserializeOwned>(
+        &self,
+        params: Option<&Value>,
+        kind: &str,
+    ) -> Result<(&Target, P), (String, Option<Value>)> {
+        let name = params.and_then(|p| p.get("name")).and_then(Value::as_str).unwrap_or_default();
+        let routed = name.split_once(PREFIX_SEPARATOR).and_then(|(prefix, rest)| {
+            self.targets.iter().find(|t| t.name == prefix).map(|target| (target, rest))
+        });
+        let Some((target, rest)) = routed.filter(|(_, rest)| !rest.is_empty()) else {
+            return Err((format!("unknown {kind} {name:?}"), Some(json!({"source": "gateway"}))));
+        };
+        let mut params = params.cloned().unwrap_or_default();
+        params["name"] = json!(rest);
+        let params =
+            serde_json::from_value(params).map_err(|e| (format!("invalid {kind} params: {e}"), None))?;
+        Ok((target, params))
+    }
+
+    /// Routes a `prompts/get` to the target its name's prefix names, without the prefix.
+    pub(crate) async fn get_prompt(
+        &self,
+        id: Value,
+        params: Option<&Value>,
+        authorization: Option<HeaderValue>,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        log: &mut RequestLog,
+    ) -> Response {
+        let (target, params) = match self.unprefixed::<GetPromptRequestParams>(params, "prompt") {
+            Ok(routed) => routed,
+            Err((message, data)) => return jsonrpc::error(id, INVALID_PARAMS, message, data),
+        };
+        let url = target.url.clone();
+        self.relay(id, target, authorization, log, |auth| async move {
+            self.upstream.get_prompt(&url, auth, headers, params).await
+        })
+        .await
+    }
+
+    /// Routes a `resources/read` to the first target whose synced resources list the URI.
+    pub(crate) async fn read_resource(
+        &self,
+        id: Value,
+        params: Option<&Value>,
+        authorization: Option<HeaderValue>,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        log: &mut RequestLog,
+    ) -> Response {
+        let params: ReadResourceRequestParams = match params.cloned().map(serde_json::from_value) {
+            Some(Ok(params)) => params,
+            _ => return jsonrpc::error(id, INVALID_PARAMS, "invalid resources/read params", None),
+        };
+        let catalog = self.catalog();
+        let Some(target) =
+            catalog.resources.iter().find(|(_, r)| r.uri == params.uri).map(|(i, _)| &self.targets[*i])
+        else {
+            let data = json!({"source": "gateway"});
+            return jsonrpc::error(id, INVALID_PARAMS, "unknown resource", Some(data));
+        };
+        let url = target.url.clone();
+        self.relay(id, target, authorization, log, |auth| async move {
+            self.upstream.read_resource(&url, auth, headers, params).await
+        })
+        .await
     }
 
     /// The target's own credential as an `Authorization` value, if it has one.
@@ -89,23 +188,33 @@ impl Gateway {
         headers: Vec<(HeaderName, HeaderValue)>,
         log: &mut RequestLog,
     ) -> Response {
-        let name = params.and_then(|p| p.get("name")).and_then(Value::as_str).unwrap_or_default();
-        let routed = name.split_once(PREFIX_SEPARATOR).and_then(|(prefix, tool)| {
-            self.targets.iter().find(|t| t.name == prefix).map(|target| (target, tool))
-        });
-        let Some((target, tool)) = routed.filter(|(_, tool)| !tool.is_empty()) else {
-            let data = json!({"source": "gateway"});
-            return jsonrpc::error(id, INVALID_PARAMS, format!("unknown tool {name:?}"), Some(data));
+        let (target, params) = match self.unprefixed::<CallToolRequestParams>(params, "tool") {
+            Ok(routed) => routed,
+            Err((message, data)) => return jsonrpc::error(id, INVALID_PARAMS, message, data),
         };
+        let url = target.url.clone();
+        self.relay(id, target, authorization, log, |auth| async move {
+            self.upstream.call_tool(&url, auth, headers, params).await
+        })
+        .await
+    }
+
+    /// Sends one request to `target` with the interceptor's `Authorization` (or, without one,
+    /// the target's own credential) and answers with its result or error.
+    async fn relay<T, F, Fut>(
+        &self,
+        id: Value,
+        target: &Target,
+        authorization: Option<HeaderValue>,
+        log: &mut RequestLog,
+        operation: F,
+    ) -> Response
+    where
+        T: Serialize,
+        F: FnOnce(Option<HeaderValue>) -> Fut,
+        Fut: Future<Output = Result<T, UpstreamError>>,
+    {
         log.target = Some(target.name.clone());
-        let mut params = params.cloned().unwrap_or_default();
-        params["name"] = json!(tool);
-        let params: CallToolRequestParams = match serde_json::from_value(params) {
-            Ok(params) => params,
-            Err(e) => {
-                return jsonrpc::error(id, INVALID_PARAMS, format!("invalid tools/call params: {e}"), None);
-            }
-        };
         let authorization = match authorization {
             Some(value) => Some(value),
             None => match self.credential(target).await {
@@ -120,11 +229,11 @@ impl Gateway {
                 }
             },
         };
-        match self.upstream.call_tool(&target.url, authorization, headers, params).await {
+        match operation(authorization).await {
             Ok(result) => match serde_json::to_value(&result) {
                 Ok(result) => jsonrpc::result(id, result),
                 Err(e) => {
-                    jsonrpc::error(id, INTERNAL_ERROR, format!("unserializable tool result: {e}"), None)
+                    jsonrpc::error(id, INTERNAL_ERROR, format!("unserializable target result: {e}"), None)
                 }
             },
             Err(UpstreamError::Mcp(error)) => {

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, header::AUTHORIZATION};
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult, ErrorData, Tool};
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ErrorCode, ErrorData, GetPromptRequestParams, GetPromptResult,
+    Prompt, ReadResourceRequestParams, ReadResourceResult, Resource, ResourceTemplate, Tool,
+};
 use rmcp::service::{Peer, RoleClient, ServiceError};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -21,6 +24,22 @@ pub(crate) enum UpstreamError {
     Refused(String),
     /// Anything else (unreachable, timed out, not MCP); the text holds no header values.
     Failed(String),
+}
+
+/// Everything one target offers.
+pub(crate) struct Listing {
+    pub(crate) tools: Vec<Tool>,
+    pub(crate) prompts: Vec<Prompt>,
+    pub(crate) resources: Vec<Resource>,
+    pub(crate) templates: Vec<ResourceTemplate>,
+}
+
+/// A list a target does not implement (`method not found`) is an empty one.
+fn optional<T>(listed: Result<Vec<T>, ServiceError>) -> Result<Vec<T>, ServiceError> {
+    match listed {
+        Err(ServiceError::McpError(e)) if e.code == ErrorCode::METHOD_NOT_FOUND => Ok(Vec::new()),
+        other => other,
+    }
 }
 
 /// A client for the targets.
@@ -43,13 +62,44 @@ impl Upstream {
         Ok(Self { http, timeout })
     }
 
-    /// `tools/list` (all pages) at `url`.
-    pub(crate) async fn list_tools(
+    /// What target synchronisation lists at `url`, in one session: tools (required), prompts,
+    /// resources and resource templates (empty when the target does not offer them).
+    pub(crate) async fn list_all(
         &self,
         url: &str,
         authorization: Option<HeaderValue>,
-    ) -> Result<Vec<Tool>, UpstreamError> {
-        self.session(url, authorization, Vec::new(), |client| async move { client.list_all_tools().await })
+    ) -> Result<Listing, UpstreamError> {
+        self.session(url, authorization, Vec::new(), |client| async move {
+            let tools = client.list_all_tools().await?;
+            let prompts = optional(client.list_all_prompts().await)?;
+            let resources = optional(client.list_all_resources().await)?;
+            let templates = optional(client.list_all_resource_templates().await)?;
+            Ok(Listing { tools, prompts, resources, templates })
+        })
+        .await
+    }
+
+    /// `prompts/get` at `url`.
+    pub(crate) async fn get_prompt(
+        &self,
+        url: &str,
+        authorization: Option<HeaderValue>,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        params: GetPromptRequestParams,
+    ) -> Result<GetPromptResult, UpstreamError> {
+        self.session(url, authorization, headers, |client| async move { client.get_prompt(params).await })
+            .await
+    }
+
+    /// `resources/read` at `url`.
+    pub(crate) async fn read_resource(
+        &self,
+        url: &str,
+        authorization: Option<HeaderValue>,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        params: ReadResourceRequestParams,
+    ) -> Result<ReadResourceResult, UpstreamError> {
+        self.session(url, authorization, headers, |client| async move { client.read_resource(params).await })
             .await
     }
 

@@ -1,7 +1,9 @@
 //! `crm`: a target that acts on behalf of users. Every tool call re-validates the bearer token
 //! (read from the HTTP request parts rmcp hands to the tool) as an on-behalf-of token minted for
-//! this target, and answers with the user and organization it acts for. A token that does not
-//! act for a user is refused with a JSON-RPC error carrying the reason code.
+//! this target, and answers with the user and organization it acts for; so does its prompt
+//! `account_brief`. A token that does not act for a user is refused with a JSON-RPC error
+//! carrying the reason code. Listing (tools, prompts) needs no user: the gateway's sync
+//! credential is enough.
 
 use std::sync::Arc;
 
@@ -11,7 +13,11 @@ use obo_target::{OboIdentity, TargetVerifier, bearer_token};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::Extension;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{CallToolResult, ErrorCode};
+use rmcp::model::{
+    CallToolResult, ErrorCode, GetPromptRequestParams, GetPromptResponse, GetPromptResult, ListPromptsResult,
+    PaginatedRequestParams, Prompt, PromptArgument, PromptMessage, Role,
+};
+use rmcp::service::{RequestContext, RoleServer};
 use rmcp::{ErrorData, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -117,9 +123,47 @@ impl Crm {
     }
 }
 
+/// The name of crm's prompt (the gateway lists it as `crm___account_brief`).
+pub const ACCOUNT_BRIEF: &str = "account_brief";
+
 #[tool_handler(
     router = self.tool_router,
     name = "crm",
     instructions = "Demo CRM target: acts on behalf of the signed-in user and their organization."
 )]
-impl rmcp::ServerHandler for Crm {}
+impl rmcp::ServerHandler for Crm {
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let argument = PromptArgument::new("account_id");
+        let prompt = Prompt::new(
+            ACCOUNT_BRIEF,
+            Some("A briefing on an account, written for the user this request acts for."),
+            Some(vec![argument]),
+        );
+        Ok(ListPromptsResult::with_all_items(vec![prompt]))
+    }
+
+    /// The prompt needs the user: its text carries the identity the on-behalf-of token names,
+    /// as JSON (so a test can read it).
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        if request.name != ACCOUNT_BRIEF {
+            return Err(ErrorData::invalid_params(format!("unknown prompt {:?}", request.name), None));
+        }
+        let Some(parts) = context.extensions.get::<Parts>() else {
+            return Err(ErrorData::internal_error("no HTTP request reached the prompt", None));
+        };
+        let who = self.identity(parts).await?;
+        let account = request.arguments.as_ref().and_then(|a| a.get("account_id")).and_then(Value::as_str);
+        tracing::info!(target_name = %"crm", obo_sub = %who.user_sub, "account_brief");
+        let brief = json!({"account_id": account.unwrap_or("A-1"), "acting_for": identity_json(&who)});
+        let message = PromptMessage::new_text(Role::User, brief.to_string());
+        Ok(GetPromptResult::new(vec![message]).with_description("account brief").into())
+    }
+}
