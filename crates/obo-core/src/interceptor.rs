@@ -285,7 +285,7 @@ impl Interceptor {
                     Err(rejection) => return (Decision::Reject(rejection, None), None),
                 };
                 let id = message.id.map(RawValue::to_owned);
-                log.method = message.method().map(str::to_owned);
+                log.method = message.method().map(loggable_method);
                 let route = message.check_method_header(&request.headers).and_then(|()| message.route());
                 match route {
                     Ok(route) => (self.apply(route, log), id),
@@ -510,4 +510,12 @@ fn reject(
     let out = gateway::short_circuit(flavour, id, rejection.reason, message);
     log.reason = Some(rejection);
     out
+}
+
+/// The method for the log line: a client-chosen string, so only a short name of method-like
+/// characters is written as is; anything else is logged as `-invalid-`.
+fn loggable_method(method: &str) -> String {
+    let plain = method.len() <= 64
+        && method.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
+    if plain { method.to_owned() } else { "-invalid-".to_owned() }
 }

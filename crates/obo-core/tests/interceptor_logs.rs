@@ -47,6 +47,11 @@ async fn no_token_or_secret_reaches_the_logs_at_trace() {
     read["mcp"]["gatewayRequest"]["body"] = json!({"jsonrpc": "2.0", "id": 3, "method": "resources/read", "params": {"uri": "crm://accounts/private-acct-42"}});
     interceptor.handle(read).await;
 
+    // An unknown method is refused; a caller-chosen method is logged only when it looks like one.
+    let mut odd = call_as("crm___x", &alice);
+    odd["mcp"]["gatewayRequest"]["body"] = json!({"jsonrpc": "2.0", "id": 4, "method": format!("x {alice}")});
+    interceptor.handle(odd).await;
+
     let logs = capture.text();
     assert!(logs.contains(r#""uri_scheme":"crm""#), "the scheme is logged");
     let mut forbidden: Vec<String> = vec![
@@ -70,7 +75,7 @@ async fn no_token_or_secret_reaches_the_logs_at_trace() {
         .iter()
         .filter(|l| l["message"].as_str().is_some_and(|m| m.starts_with("interceptor ")))
         .collect();
-    assert_eq!(answered.len(), 12, "one line per invocation:\n{logs}");
+    assert_eq!(answered.len(), 13, "one line per invocation:\n{logs}");
     let has = |pred: &dyn Fn(&Value) -> bool| answered.iter().any(|l| pred(l));
     assert!(has(&|l| l["gateway_target"] == "crm"
         && l["mode"] == "obo"
@@ -78,6 +83,7 @@ async fn no_token_or_secret_reaches_the_logs_at_trace() {
         && l["outcome"] == "forwarded"));
     assert!(has(&|l| l["gateway_target"] == "crm" && l["cache"] == "hit" && l["latency_us"].is_u64()));
     assert!(has(&|l| l["gateway_target"] == "billing" && l["reason"] == "subject_revoked"));
+    assert!(has(&|l| l["method"] == "-invalid-" && l["reason"] == "method_not_supported"));
     assert!(has(&|l| l["gateway_target"] == "crm" && l["reason"] == "obo_claims_missing"));
     assert!(has(&|l| l["gateway_target"] == "unlisted" && l["reason"] == "target_unlisted"));
     assert!(has(&|l| l["gateway_target"] == "admin" && l["reason"] == "target_denied"));
