@@ -1,5 +1,5 @@
 //! Which target a gateway request is for: the one classification of every request, MCP and HTTP.
-//! The README's "How requests are handled" table is this module in prose.
+//! docs/interceptor.md's "How requests are handled" table is this module in prose.
 //!
 //! | MCP method | how the target is found | [`Route`] |
 //! |---|---|---|

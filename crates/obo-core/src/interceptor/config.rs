@@ -17,7 +17,7 @@ use crate::token_client::RetryPolicy;
 use crate::verify::{IssuerPolicy, VerifierSettings};
 
 /// `OBO_CACHE_MAX_AGE_SECONDS` unless set: the longest a minted token is served from the cache
-/// (README, "Revocation": the cost of this bound against `make bench`'s day simulation).
+/// (docs/interceptor.md, "Revocation": the cost of this bound against `make bench`'s day simulation).
 pub const DEFAULT_CACHE_MAX_AGE_SECONDS: u64 = 600;
 
 /// How tokens are requested (`OBO_TOKEN_TRANSPORT`).
