@@ -15,5 +15,9 @@ fn every_reason_code_is_in_the_operations_table_with_its_status() {
             missing.push(row);
         }
     }
-    assert!(missing.is_empty(), "docs/operations.md's reason-code table lacks or contradicts:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "docs/operations.md's reason-code table lacks or contradicts:\n{}",
+        missing.join("\n")
+    );
 }

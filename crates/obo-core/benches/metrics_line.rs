@@ -12,8 +12,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use obo_core::ReasonCode;
 use obo_core::clock::system_clock;
+use obo_core::interceptor::token_cache::CacheStatus;
 use obo_core::metrics::{Function, IdpReport, IdpStatus, Metrics, MetricsSettings, MetricsSink, Record};
-use obo_core::token_cache::CacheStatus;
 
 /// Writes to `std::io::sink()`: the line is built in full, the write costs nothing.
 struct Discard;

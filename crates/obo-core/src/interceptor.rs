@@ -4,13 +4,19 @@
 //!
 //! Every failure becomes a short-circuit answer with a reason code; nothing here panics on input,
 //! and the user's own token never appears in the output or in a log line. Which target a request
-//! is for is decided by [`crate::route`]; a request whose target is unknown never gets a token.
+//! is for is decided by [`crate::interceptor::route`]; a request whose target is unknown never gets a token.
 //! The same function can serve as RESPONSE interceptor: it then evicts a cached token a target
 //! answered 401 to (best-effort, MCP only, when the event carries the request) and leaves the
 //! response exactly as it is.
 
+pub mod client_secret;
 mod config;
 mod mint;
+pub mod payload;
+pub mod route;
+pub mod targets;
+pub mod token_cache;
+pub mod token_client;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,15 +34,15 @@ pub use mint::Secrets;
 
 use crate::clock::SharedClock;
 use crate::env::ConfigError;
-use crate::gateway::{self, Flavour, GatewayEvent, GatewayRequest, HeaderValue, Headers};
-use crate::jwt::unverified_claims;
+use crate::interceptor::payload::{Flavour, GatewayEvent, GatewayRequest, HeaderValue, Headers};
+use crate::interceptor::route::{JsonRpc, Route};
+use crate::interceptor::targets::{Mode, Resolved, TargetPolicy, is_target_name};
+use crate::interceptor::token_cache::{CacheKey, CacheStatus, CachedToken, KeyBuilder, TokenCache};
+use crate::interceptor::token_client::IdpCalls;
 use crate::metrics::{Function, IdpReport, Metrics, MetricsSink, Record, UNLISTED_TARGET};
 use crate::reason::{ReasonCode, Rejection};
-use crate::route::{self, JsonRpc, Route};
-use crate::targets::{Mode, Resolved, TargetPolicy, is_target_name};
-use crate::token_cache::{CacheKey, CacheStatus, CachedToken, KeyBuilder, TokenCache};
-use crate::token_client::IdpCalls;
-use crate::verify::{SubjectVerifier, numeric_date};
+use crate::subject::jwt::unverified_claims;
+use crate::subject::verify::{SubjectVerifier, numeric_date};
 
 /// The hint every `subject_missing` answer carries.
 const HEADERS_HINT: &str = "no `Authorization: Bearer` user token reached the interceptor (the gateway must pass request headers: passRequestHeaders=true)";
@@ -171,7 +177,11 @@ impl Interceptor {
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
         let keys = config.verify_inbound.then(|| {
-            Arc::new(crate::jwks::KeyStore::new(parts.http.clone(), clock.clone(), config.keys.clone()))
+            Arc::new(crate::subject::jwks::KeyStore::new(
+                parts.http.clone(),
+                clock.clone(),
+                config.keys.clone(),
+            ))
         });
         let verifier =
             keys.clone().map(|keys| SubjectVerifier::new(config.verifier.clone(), keys, clock.clone()));
@@ -250,7 +260,7 @@ impl Interceptor {
         let policy = match decision {
             Decision::PassThrough => {
                 log.outcome = "passthrough";
-                return gateway::forward(flavour, request.body, None);
+                return payload::forward(flavour, request.body, None);
             }
             Decision::Reject(rejection, shown) => {
                 return reject(flavour, id.as_deref(), rejection, shown, log);
@@ -264,7 +274,7 @@ impl Interceptor {
                 let mut authorization = String::with_capacity(7 + token.len());
                 authorization.push_str("Bearer ");
                 authorization.push_str(token);
-                gateway::forward(flavour, request.body, Some(&authorization))
+                payload::forward(flavour, request.body, Some(&authorization))
             }
             Err(rejection) => reject(flavour, id.as_deref(), rejection, None, log),
         }
@@ -293,7 +303,7 @@ impl Interceptor {
                 }
             }
             Flavour::Http => {
-                let id = match gateway::http_body(request.body) {
+                let id = match payload::http_body(request.body) {
                     Ok(decoded) => decoded.as_deref().and_then(http_request_id),
                     Err(rejection) => return (Decision::Reject(rejection, None), None),
                 };
@@ -419,7 +429,7 @@ impl Interceptor {
         log.outcome = "response";
         let Some(request) = request else {
             log.outcome = "response_without_request";
-            return gateway::pass_response(flavour, response);
+            return payload::pass_response(flavour, response);
         };
         if flavour == Flavour::Mcp && response_status(response) == Some(401) {
             let (decision, _) = self.decide(flavour, request, log);
@@ -431,7 +441,7 @@ impl Interceptor {
                 log.outcome = if evicted { "evicted" } else { "response" };
             }
         }
-        gateway::pass_response(flavour, response)
+        payload::pass_response(flavour, response)
     }
 }
 
@@ -490,7 +500,7 @@ fn cache_key(user_token: &str, fields: &[u8]) -> CacheKey {
 fn user_token(headers: &Headers) -> Result<&str, Rejection> {
     let missing = || Rejection::new(ReasonCode::SubjectMissing, HEADERS_HINT);
     match headers.get("authorization") {
-        HeaderValue::One(value) => gateway::bearer_token(value).ok_or_else(missing),
+        HeaderValue::One(value) => payload::bearer_token(value).ok_or_else(missing),
         HeaderValue::Absent | HeaderValue::NotString => Err(missing()),
         HeaderValue::Ambiguous => {
             Err(Rejection::new(ReasonCode::SubjectAmbiguous, "more than one Authorization header"))
@@ -507,7 +517,7 @@ fn reject(
 ) -> String {
     log.outcome = "rejected";
     let message = shown.as_deref().unwrap_or(&rejection.message);
-    let out = gateway::short_circuit(flavour, id, rejection.reason, message);
+    let out = payload::short_circuit(flavour, id, rejection.reason, message);
     log.reason = Some(rejection);
     out
 }

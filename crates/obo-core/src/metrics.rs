@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env};
-use crate::jwks::KeyStore;
+use crate::interceptor::token_cache::CacheStatus;
 use crate::reason::ReasonCode;
-use crate::token_cache::CacheStatus;
+use crate::subject::jwks::KeyStore;
 
 /// The default CloudWatch namespace (`OBO_METRICS_NAMESPACE`).
 pub const DEFAULT_NAMESPACE: &str = "CognitoObo";

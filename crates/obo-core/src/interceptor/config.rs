@@ -4,17 +4,17 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use crate::client_secret::SecretSource;
 use crate::env::{ConfigError, Env, EnvSource};
 use crate::http::TlsRoots;
 use crate::http::{checked_url, is_loopback};
-use crate::jwks::KeyStoreSettings;
+use crate::interceptor::client_secret::SecretSource;
+use crate::interceptor::targets::{Mode, Targets};
+use crate::interceptor::token_cache::CacheSettings;
+use crate::interceptor::token_client::RetryPolicy;
 use crate::metrics::MetricsSettings;
 use crate::secret::Secret;
-use crate::targets::{Mode, Targets};
-use crate::token_cache::CacheSettings;
-use crate::token_client::RetryPolicy;
-use crate::verify::{IssuerPolicy, VerifierSettings};
+use crate::subject::jwks::KeyStoreSettings;
+use crate::subject::verify::{IssuerPolicy, VerifierSettings};
 
 /// `OBO_CACHE_MAX_AGE_SECONDS` unless set: the longest a minted token is served from the cache
 /// (docs/interceptor.md, "Revocation": the cost of this bound against `make bench`'s day simulation).

@@ -20,14 +20,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::client_secret::ClientSecret;
 use crate::clock::SharedClock;
 use crate::http::HttpClient;
-use crate::jwt::unverified_claims;
+use crate::interceptor::client_secret::ClientSecret;
 use crate::metrics::{IdpReport, IdpStatus};
 use crate::reason::{ReasonCode, Rejection};
 use crate::secret::Secret;
-use crate::verify::numeric_date;
+use crate::subject::jwt::unverified_claims;
+use crate::subject::verify::numeric_date;
 
 /// An attempt needs at least this much of the budget to be worth starting.
 const MIN_ATTEMPT: Duration = Duration::from_millis(50);
@@ -427,8 +427,10 @@ mod tests {
 
     #[test]
     fn expiry_is_the_earlier_of_expires_in_and_exp() {
-        let t =
-            crate::jwt::b64url(r#"{"alg":"RS256"}"#) + "." + &crate::jwt::b64url(r#"{"exp":2000}"#) + ".c2ln";
+        let t = crate::subject::jwt::b64url(r#"{"alg":"RS256"}"#)
+            + "."
+            + &crate::subject::jwt::b64url(r#"{"exp":2000}"#)
+            + ".c2ln";
         let i = issued(t.clone(), Some(3600), 1_000_000).unwrap();
         assert_eq!(i.expires_at_ms, 2_000_000);
         let i = issued(t, Some(60), 1_000_000).unwrap();

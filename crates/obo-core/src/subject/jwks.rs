@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::clock::SharedClock;
 use crate::http::{HttpClient, checked_url};
-use crate::issuer::{KeyLocation, TrustedIssuer};
+use crate::subject::issuer::{KeyLocation, TrustedIssuer};
 
 /// The family and curve a key can verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! AgentCore Gateway interceptor payloads: the input (MCP and HTTP flavours, REQUEST and
 //! RESPONSE), case-insensitive header lookup, and the three outputs (forward, pass through,
-//! short-circuit). Which target a request is for is decided in [`crate::route`].
+//! short-circuit). Which target a request is for is decided in [`crate::interceptor::route`].
 //!
 //! The event is read from its raw JSON text and never re-serialised: request and response bodies
 //! are kept as [`RawValue`]s borrowed from the input and written back byte for byte, so numbers

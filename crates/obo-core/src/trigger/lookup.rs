@@ -17,9 +17,9 @@ use std::time::Duration;
 use aws_sdk_cognitoidentityprovider as cognito;
 use serde_json::{Map, Value};
 
-use crate::issuer::pool_in_issuer;
 use crate::reason::{ReasonCode, Rejection};
-use crate::verify::VerifiedSubject;
+use crate::subject::issuer::pool_in_issuer;
+use crate::subject::verify::VerifiedSubject;
 
 /// Which lookup to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

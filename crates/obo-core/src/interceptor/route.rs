@@ -18,9 +18,9 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::gateway::{HeaderValue, Headers, TOOL_SEPARATOR, object};
+use crate::interceptor::payload::{HeaderValue, Headers, TOOL_SEPARATOR, object};
+use crate::interceptor::targets::is_target_name;
 use crate::reason::{ReasonCode, Rejection};
-use crate::targets::is_target_name;
 
 /// Where a request goes, as far as the event tells.
 #[derive(Debug, PartialEq, Eq)]

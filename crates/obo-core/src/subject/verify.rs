@@ -10,10 +10,10 @@ use serde_json::{Map, Value};
 
 use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env};
-use crate::issuer::{TrustedIssuer, is_pool_issuer};
-use crate::jwks::{KeyError, KeyStore};
-use crate::jwt::{DEFAULT_MAX_TOKEN_BYTES, decompose};
 use crate::reason::{ReasonCode, Rejection};
+use crate::subject::issuer::{TrustedIssuer, is_pool_issuer};
+use crate::subject::jwks::{KeyError, KeyStore};
+use crate::subject::jwt::{DEFAULT_MAX_TOKEN_BYTES, decompose};
 
 /// Which kind of Cognito token the subject must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
