@@ -28,10 +28,10 @@ use tracing::Instrument;
 
 pub use config::{
     ActorSettings, DEFAULT_CACHE_MAX_AGE_SECONDS, InterceptorConfig, TokenSettings, TransportSetting,
-    is_pool_id,
 };
 pub use mint::Secrets;
 
+use crate::bearer::parse_bearer;
 use crate::clock::SharedClock;
 use crate::env::ConfigError;
 use crate::interceptor::payload::{Flavour, GatewayEvent, GatewayRequest, HeaderValue, Headers};
@@ -500,7 +500,7 @@ fn cache_key(user_token: &str, fields: &[u8]) -> CacheKey {
 fn user_token(headers: &Headers) -> Result<&str, Rejection> {
     let missing = || Rejection::new(ReasonCode::SubjectMissing, HEADERS_HINT);
     match headers.get("authorization") {
-        HeaderValue::One(value) => payload::bearer_token(value).ok_or_else(missing),
+        HeaderValue::One(value) => parse_bearer(value).ok_or_else(missing),
         HeaderValue::Absent | HeaderValue::NotString => Err(missing()),
         HeaderValue::Ambiguous => {
             Err(Rejection::new(ReasonCode::SubjectAmbiguous, "more than one Authorization header"))

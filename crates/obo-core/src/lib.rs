@@ -13,10 +13,13 @@
 //!   [`interceptor::client_secret`]) and the token cache ([`interceptor::token_cache`]).
 //! - [`subject`]: the user's token — decomposed, its issuer trusted, its key fetched, verified;
 //!   shared by both Lambdas and `obo-target`.
-//! - Shared: [`reason`] (the stable reason codes every rejection carries), [`metrics`] (one
+//! - Shared: [`bearer`] (the one `Authorization: Bearer` parser), [`reason`] (the stable reason codes every rejection carries), [`metrics`] (one
 //!   CloudWatch Embedded Metric Format line per invocation), [`env`](mod@env), [`http`], [`clock`],
 //!   [`secret`], [`logging`], [`runtime_api`].
 
+#[cfg(any(feature = "user-lookup", feature = "token-client"))]
+mod aws;
+pub mod bearer;
 pub mod clock;
 pub mod env;
 pub mod http;

@@ -13,6 +13,7 @@ use crate::interceptor::token_cache::CacheSettings;
 use crate::interceptor::token_client::RetryPolicy;
 use crate::metrics::MetricsSettings;
 use crate::secret::Secret;
+use crate::subject::issuer::is_pool_id;
 use crate::subject::jwks::KeyStoreSettings;
 use crate::subject::verify::{IssuerPolicy, VerifierSettings};
 
@@ -277,13 +278,6 @@ fn checked_arn(variable: &str, arn: String) -> Result<String, ConfigError> {
     if ok { Ok(arn) } else { Err(ConfigError::new(variable, "is not a Secrets Manager secret ARN")) }
 }
 
-/// Whether `id` looks like a Cognito user pool id (`<region>_<id>`).
-pub fn is_pool_id(id: &str) -> bool {
-    id.split_once('_').is_some_and(|(region, rest)| {
-        region.contains('-') && !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -387,8 +381,6 @@ mod tests {
 
     #[test]
     fn pool_ids_and_arns_are_checked() {
-        assert!(is_pool_id("us-east-1_AbC123"));
-        assert!(!is_pool_id("useast1_abc") && !is_pool_id("us-east-1_") && !is_pool_id("x"));
         assert!(checked_arn("V", "arn:aws:secretsmanager:us-east-1:1:secret:n".into()).is_ok());
         assert!(checked_arn("V", "arn:aws:ssm:us-east-1:1:parameter/n".into()).is_err());
     }

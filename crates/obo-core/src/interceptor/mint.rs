@@ -179,6 +179,7 @@ mod aws {
     use aws_sdk_cognitoidentityprovider as cognito;
     use aws_sdk_secretsmanager as secretsmanager;
 
+    use crate::aws::Deadline;
     use crate::clock::SharedClock;
     use crate::env::ConfigError;
     use crate::interceptor::client_secret::{
@@ -186,10 +187,7 @@ mod aws {
     };
 
     fn timeouts() -> aws_config::timeout::TimeoutConfig {
-        aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .operation_timeout(Duration::from_secs(5))
-            .build()
+        crate::aws::timeouts(Duration::from_secs(2), Deadline::Operation(Duration::from_secs(5)))
     }
 
     pub async fn load_secret(

@@ -213,18 +213,6 @@ impl Headers {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive); `None` for
-/// any other scheme, an empty token, or a token with inner whitespace.
-pub fn bearer_token(value: &str) -> Option<&str> {
-    let value = value.trim();
-    let (scheme, rest) = value.split_once([' ', '\t'])?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let token = rest.trim_start();
-    (!token.is_empty() && !token.contains(char::is_whitespace)).then_some(token)
-}
-
 /// Decodes an HTTP-flavour body (standard base64); `Ok(None)` when there is none.
 pub fn http_body(body: Option<&RawValue>) -> Result<Option<Vec<u8>>, Rejection> {
     let Some(body) = body else { return Ok(None) };
@@ -366,18 +354,6 @@ mod tests {
         let h = headers(r#"{"authorization": ["Bearer x"]}"#);
         assert_eq!(h.get("Authorization"), HeaderValue::NotString);
         assert_eq!(Headers::default().get("Authorization"), HeaderValue::Absent);
-    }
-
-    #[test]
-    fn bearer_tokens_are_parsed_strictly() {
-        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("bearer   abc "), Some("abc"));
-        assert_eq!(bearer_token("BEARER\tabc"), Some("abc"));
-        assert_eq!(bearer_token("Basic abc"), None);
-        assert_eq!(bearer_token("Bearer"), None);
-        assert_eq!(bearer_token("Bearer "), None);
-        assert_eq!(bearer_token("Bearer a b"), None);
-        assert_eq!(bearer_token("abc"), None);
     }
 
     fn raw(json: &str) -> Box<RawValue> {

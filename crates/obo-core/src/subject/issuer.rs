@@ -108,21 +108,33 @@ pub fn pool_in_issuer(iss: &str) -> Option<(&str, &str)> {
     Some((region, pool_id))
 }
 
-fn is_pool_id(s: &str) -> bool {
-    match s.split_once('_') {
-        Some((region, id)) => {
-            !region.is_empty()
-                && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !id.is_empty()
-                && id.bytes().all(|b| b.is_ascii_alphanumeric())
-        }
-        None => false,
-    }
+/// Whether `s` is a Cognito user pool id, `<region>_<id>`: the region in lower case (letters,
+/// digits, `-`, at least one `-`, as every AWS region code), the id letters and digits. The one
+/// rule of the project (the interceptor's `OBO_USER_POOL_ID`, issuer parsing, the local Cognito).
+pub fn is_pool_id(s: &str) -> bool {
+    s.split_once('_').is_some_and(|(region, id)| {
+        region.contains('-')
+            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pool_ids_have_a_lower_case_region() {
+        for id in ["us-east-1_AbC123", "cn-north-1_X", "us-gov-west-1_a1"] {
+            assert!(is_pool_id(id), "{id}");
+        }
+        for id in
+            ["US-EAST-1_abc", "useast1_abc", "us-east-1_", "_abc", "x", "us-east-1_a-b", "us-east-1_a_b"]
+        {
+            assert!(!is_pool_id(id), "{id}");
+        }
+    }
 
     #[test]
     fn pool_issuers_in_both_forms_and_partitions() {
