@@ -23,13 +23,18 @@ pub mod bearer;
 pub mod clock;
 pub mod env;
 pub mod http;
+#[cfg(feature = "lambda")]
 pub mod interceptor;
+#[cfg(feature = "lambda")]
 pub mod logging;
+#[cfg(feature = "lambda")]
 pub mod metrics;
 pub mod reason;
+#[cfg(feature = "lambda")]
 pub mod runtime_api;
 pub mod secret;
 pub mod subject;
+#[cfg(feature = "lambda")]
 pub mod trigger;
 
 pub use reason::{ReasonCode, Rejection};
