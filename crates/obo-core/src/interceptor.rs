@@ -9,14 +9,14 @@
 //! answered 401 to (best-effort, MCP only, when the event carries the request) and leaves the
 //! response exactly as it is.
 
-pub mod client_secret;
+pub(crate) mod client_secret;
 mod config;
 mod mint;
-pub mod payload;
-pub mod route;
+pub(crate) mod payload;
+pub(crate) mod route;
 pub mod targets;
 pub mod token_cache;
-pub mod token_client;
+pub(crate) mod token_client;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -29,10 +29,10 @@ pub mod interceptor;
 pub mod logging;
 #[cfg(feature = "lambda")]
 pub mod metrics;
-pub mod reason;
+pub(crate) mod reason;
 #[cfg(feature = "lambda")]
 pub mod runtime_api;
-pub mod secret;
+pub(crate) mod secret;
 pub mod subject;
 #[cfg(feature = "lambda")]
 pub mod trigger;

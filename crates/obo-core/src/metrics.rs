@@ -30,10 +30,10 @@ use crate::reason::ReasonCode;
 use crate::subject::jwks::KeyStore;
 
 /// The default CloudWatch namespace (`OBO_METRICS_NAMESPACE`).
-pub const DEFAULT_NAMESPACE: &str = "CognitoObo";
+pub(crate) const DEFAULT_NAMESPACE: &str = "CognitoObo";
 
 /// The `Target` value of targets that are not configured (never the name a caller sent).
-pub const UNLISTED_TARGET: &str = "unlisted";
+pub(crate) const UNLISTED_TARGET: &str = "unlisted";
 
 /// Room for the longest line: five directives with a 255-character namespace, a 100-character
 /// target, and the values.
@@ -218,7 +218,7 @@ pub trait MetricsSink: Send + Sync {
 /// Standard output, the Lambda log stream: one `write` per line, so lines never interleave with
 /// log lines.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct StdoutSink;
+pub(crate) struct StdoutSink;
 
 impl MetricsSink for StdoutSink {
     fn write_line(&self, line: &[u8]) {

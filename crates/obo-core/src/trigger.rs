@@ -12,8 +12,8 @@
 pub mod claims;
 pub mod event;
 #[cfg(feature = "user-lookup")]
-pub mod lookup;
-pub mod scope_groups;
+pub(crate) mod lookup;
+pub(crate) mod scope_groups;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -40,16 +40,6 @@ pub enum Flavour {
     Http,
 }
 
-impl Flavour {
-    /// The payload key.
-    pub const fn key(self) -> &'static str {
-        match self {
-            Self::Mcp => "mcp",
-            Self::Http => "http",
-        }
-    }
-}
-
 /// Header entries in the order the event lists them; a name may repeat.
 #[derive(Debug, Default)]
 pub struct Headers(pub Vec<(String, Value)>);

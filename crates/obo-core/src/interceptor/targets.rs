@@ -248,7 +248,7 @@ impl Targets {
 
 /// Whether a string is a plausible gateway target name: 1–100 ASCII letters, digits, `-` or
 /// `_`, without the `___` tool separator.
-pub fn is_target_name(name: &str) -> bool {
+pub(crate) fn is_target_name(name: &str) -> bool {
     (1..=100).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         && !name.contains(crate::interceptor::payload::TOOL_SEPARATOR)

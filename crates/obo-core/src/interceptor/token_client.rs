@@ -242,11 +242,6 @@ impl TokenClient {
         &self.client_id
     }
 
-    /// The transport.
-    pub fn transport(&self) -> &Transport {
-        &self.transport
-    }
-
     /// Requests a token, retrying within the policy.
     pub async fn acquire(&self, grant: Grant<'_>) -> Result<Issued, Rejection> {
         self.acquire_noting(grant, &IdpCalls::default()).await

@@ -55,7 +55,7 @@ impl TrustedIssuer {
 }
 
 /// The DNS suffix of the AWS partition a region belongs to.
-pub fn dns_suffix(region: &str) -> &'static str {
+pub(crate) fn dns_suffix(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else if region.starts_with("us-isof-") {
@@ -73,7 +73,7 @@ pub fn dns_suffix(region: &str) -> &'static str {
 
 /// Whether `iss` is one of the two Cognito issuer forms of the pool `pool_id` in `region`.
 /// Compares without allocating (this runs on every trigger invocation).
-pub fn is_pool_issuer(iss: &str, region: &str, pool_id: &str) -> bool {
+pub(crate) fn is_pool_issuer(iss: &str, region: &str, pool_id: &str) -> bool {
     let Some(rest) = iss.strip_prefix("https://") else {
         return false;
     };
@@ -88,7 +88,7 @@ pub fn is_pool_issuer(iss: &str, region: &str, pool_id: &str) -> bool {
 }
 
 /// The `(region, pool id)` of a Cognito issuer URL, if it is one.
-pub fn cognito_pool_of(iss: &str) -> Option<(&str, &str)> {
+pub(crate) fn cognito_pool_of(iss: &str) -> Option<(&str, &str)> {
     let rest = iss.strip_prefix("https://")?;
     let rest = rest.strip_prefix("issuer-cognito-idp.").or_else(|| rest.strip_prefix("cognito-idp."))?;
     let (host_rest, pool_id) = rest.split_once('/')?;
@@ -99,7 +99,8 @@ pub fn cognito_pool_of(iss: &str) -> Option<(&str, &str)> {
 
 /// The pool id and its region from the last path segment of any issuer whose last segment looks
 /// like a pool id (`<region>_<id>`): Cognito's own issuers and the local emulator's.
-pub fn pool_in_issuer(iss: &str) -> Option<(&str, &str)> {
+#[cfg_attr(not(feature = "lambda"), allow(dead_code))]
+pub(crate) fn pool_in_issuer(iss: &str) -> Option<(&str, &str)> {
     let pool_id = iss.trim_end_matches('/').rsplit('/').next()?;
     if !is_pool_id(pool_id) {
         return None;

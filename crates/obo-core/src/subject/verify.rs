@@ -450,7 +450,7 @@ const ASYMMETRIC: [(Algorithm, &str); 9] = [
 ];
 
 /// The JOSE name of an allowed (asymmetric) algorithm; `None` for symmetric ones.
-pub fn alg_name(alg: Algorithm) -> Option<&'static str> {
+pub(crate) fn alg_name(alg: Algorithm) -> Option<&'static str> {
     ASYMMETRIC.iter().find(|(a, _)| *a == alg).map(|(_, n)| *n)
 }
 

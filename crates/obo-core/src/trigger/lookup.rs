@@ -52,11 +52,6 @@ impl UserLookup {
         Self { mode, sdk, clients: RwLock::default() }
     }
 
-    /// The lookup mode.
-    pub fn mode(&self) -> LookupMode {
-        self.mode
-    }
-
     /// Looks the subject's user up; returns its attributes (string values).
     pub async fn attributes(
         &self,
