@@ -39,7 +39,8 @@ use crate::interceptor::route::{JsonRpc, Route};
 use crate::interceptor::targets::{Mode, Resolved, TargetPolicy, is_target_name};
 use crate::interceptor::token_cache::{CacheKey, CacheStatus, CachedToken, KeyBuilder, TokenCache};
 use crate::interceptor::token_client::IdpCalls;
-use crate::metrics::{Function, IdpReport, Metrics, MetricsSink, Record, UNLISTED_TARGET};
+use crate::interceptor::token_client::IdpReport;
+use crate::metrics::{self, FetchCounts, Function, Metrics, MetricsSink, Record, UNLISTED_TARGET};
 use crate::reason::{ReasonCode, Rejection};
 use crate::subject::jwt::unverified_claims;
 use crate::subject::verify::{SubjectVerifier, numeric_date};
@@ -84,10 +85,14 @@ impl Log {
     fn record(&self, latency: Duration) -> Record<'_> {
         Record {
             outcome: self.outcome,
-            reason: self.reason.as_ref().map(|r| r.reason),
+            reason: self.reason.as_ref().map(|r| r.reason.as_str()),
             target: self.target(),
-            cache: self.cache,
-            idp: self.idp,
+            cache_miss: self.cache.map(|c| c == CacheStatus::Miss),
+            idp: self.idp.map(|idp| metrics::IdpReport {
+                status: idp.status.as_str(),
+                attempts: idp.attempts,
+                latency: idp.latency,
+            }),
             latency,
         }
     }
@@ -185,7 +190,8 @@ impl Interceptor {
         });
         let verifier =
             keys.clone().map(|keys| SubjectVerifier::new(config.verifier.clone(), keys, clock.clone()));
-        let metrics = Metrics::new(Function::Interceptor, &config.metrics, clock.clone(), keys);
+        let fetches = keys.map(|keys| keys as Arc<dyn FetchCounts>);
+        let metrics = Metrics::new(Function::Interceptor, &config.metrics, clock.clone(), fetches);
         let minter = parts.into_minter(&config, clock.clone());
         let key_fields = match &config.tokens {
             Some(tokens) => config

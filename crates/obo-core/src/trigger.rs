@@ -24,7 +24,7 @@ use serde_json::{Map, Value};
 use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env, EnvSource};
 use crate::http::{HttpClient, TlsRoots};
-use crate::metrics::{Function, Metrics, MetricsSettings, MetricsSink, Record};
+use crate::metrics::{FetchCounts, Function, Metrics, MetricsSettings, MetricsSink, Record};
 use crate::reason::{ReasonCode, Rejection};
 use crate::subject::issuer::pool_in_issuer;
 use crate::subject::jwks::{KeyStore, KeyStoreSettings};
@@ -195,7 +195,8 @@ impl Trigger {
                 .await,
             ),
         };
-        let metrics = Metrics::new(Function::PreToken, &config.metrics, clock.clone(), Some(keys.clone()));
+        let fetches: Arc<dyn FetchCounts> = keys.clone();
+        let metrics = Metrics::new(Function::PreToken, &config.metrics, clock.clone(), Some(fetches));
         let verifier = SubjectVerifier::new(config.verifier.clone(), keys, clock);
         Self {
             config,
@@ -289,6 +290,7 @@ impl Trigger {
 
     /// The invocation's metrics line (never a user, a caller or a token: outcome and code only).
     fn record(&self, outcome: &'static str, reason: Option<ReasonCode>, latency: Duration) {
+        let reason = reason.map(ReasonCode::as_str);
         self.metrics.record(&Record { outcome, reason, latency, ..Record::default() });
     }
 

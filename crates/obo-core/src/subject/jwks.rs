@@ -425,3 +425,14 @@ impl KeyStore {
         Ok(response.body)
     }
 }
+/// The key cache's fetches, as the metrics line reports them.
+#[cfg(feature = "lambda")]
+impl crate::metrics::FetchCounts for KeyStore {
+    fn fetch_count(&self) -> u64 {
+        KeyStore::fetch_count(self)
+    }
+
+    fn fetch_failure_count(&self) -> u64 {
+        KeyStore::fetch_failure_count(self)
+    }
+}
