@@ -18,6 +18,7 @@ pub mod targets;
 pub mod token_cache;
 pub(crate) mod token_client;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -269,7 +270,7 @@ impl Interceptor {
                 return payload::forward(flavour, request.body, None);
             }
             Decision::Reject(rejection, shown) => {
-                return reject(flavour, id.as_deref(), rejection, shown, log);
+                return reject(flavour, id.resolve().as_deref(), rejection, shown, log);
             }
             Decision::Mint(policy) => policy,
         };
@@ -282,25 +283,20 @@ impl Interceptor {
                 authorization.push_str(token);
                 payload::forward(flavour, request.body, Some(&authorization))
             }
-            Err(rejection) => reject(flavour, id.as_deref(), rejection, None, log),
+            Err(rejection) => reject(flavour, id.resolve().as_deref(), rejection, None, log),
         }
     }
 
     /// Classifies the request and applies the policy; also the request id to echo if the
     /// answer is an error.
-    fn decide(
-        &self,
-        flavour: Flavour,
-        request: &GatewayRequest<'_>,
-        log: &mut Log,
-    ) -> (Decision, Option<Box<RawValue>>) {
+    fn decide(&self, flavour: Flavour, request: &GatewayRequest<'_>, log: &mut Log) -> (Decision, ErrorId) {
         match flavour {
             Flavour::Mcp => {
                 let message = match JsonRpc::parse(request.body) {
                     Ok(message) => message,
-                    Err(rejection) => return (Decision::Reject(rejection, None), None),
+                    Err(rejection) => return (Decision::Reject(rejection, None), ErrorId::Known(None)),
                 };
-                let id = message.id.map(RawValue::to_owned);
+                let id = ErrorId::Known(message.id.map(RawValue::to_owned));
                 log.method = message.method().map(loggable_method);
                 let route = message.check_method_header(&request.headers).and_then(|()| message.route());
                 match route {
@@ -310,8 +306,8 @@ impl Interceptor {
             }
             Flavour::Http => {
                 let id = match payload::http_body(request.body) {
-                    Ok(decoded) => decoded.as_deref().and_then(http_request_id),
-                    Err(rejection) => return (Decision::Reject(rejection, None), None),
+                    Ok(decoded) => ErrorId::HttpBody(decoded),
+                    Err(rejection) => return (Decision::Reject(rejection, None), ErrorId::Known(None)),
                 };
                 match route::http_target(&request.path) {
                     Ok(target) => (self.apply(Route::Target(target.into()), log), id),
@@ -489,6 +485,22 @@ fn response_status(response: &RawValue) -> Option<u64> {
 }
 
 /// The JSON-RPC `id` of a decoded HTTP-flavour body, when it is a JSON object with one.
+/// The request's JSON-RPC `id`, for an error answer: an MCP request's is read while routing; an
+/// HTTP request's decoded body is parsed for it only when an error answer needs it.
+enum ErrorId {
+    Known(Option<Box<RawValue>>),
+    HttpBody(Option<Vec<u8>>),
+}
+
+impl ErrorId {
+    fn resolve(&self) -> Option<Cow<'_, RawValue>> {
+        match self {
+            Self::Known(id) => id.as_deref().map(Cow::Borrowed),
+            Self::HttpBody(body) => body.as_deref().and_then(http_request_id).map(Cow::Owned),
+        }
+    }
+}
+
 fn http_request_id(body: &[u8]) -> Option<Box<RawValue>> {
     #[derive(serde::Deserialize)]
     struct Id<'a> {
