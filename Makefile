@@ -10,7 +10,7 @@ LAMBDAS := pre-token pre-token-lookup interceptor
 # The deployed build: static musl binaries for arm64 (provided.al2023), built with cargo-lambda
 # (Zig links them). Not glibc: lambda_runtime sets _X_AMZN_TRACE_ID with std::env::set_var on every
 # invocation, glibc's setenv never frees a replaced value (the function grows ~170 bytes per
-# invocation) and musl's frees what it allocated. README, "Performance".
+# invocation) and musl's frees what it allocated. docs/performance.md.
 LAMBDA_TARGET := aarch64-unknown-linux-musl
 # The same build for this (x86_64) machine: what `make bench` and `make test-rie-release` run.
 HOST_TARGET := x86_64-unknown-linux-musl
@@ -64,7 +64,7 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## Every figure of the README's Performance section in one table, also written to
+## Every figure of docs/performance.md in one table, also written to
 ## target/bench/latest.json (not part of the test path). Builds what it measures first: the
 ## deployed build for this machine (cold starts, memory, load: the arm64 binaries cannot run on
 ## x86_64), the arm64 binaries themselves (sizes) and the hello-world floor both ways; the criterion

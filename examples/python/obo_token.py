@@ -388,9 +388,11 @@ def bearer_token(authorization: Iterable[str]) -> str:
         raise Rejection("subject_missing", "no Authorization header")
     if len(values) > 1:
         raise Rejection("subject_ambiguous", "more than one Authorization header")
-    scheme, _, token = values[0].strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
+    # RFC 9110 / RFC 6750: "Bearer" 1*SP token; the value's surrounding spaces and tabs are not
+    # part of it, a tab between scheme and token is refused (as obo_core::bearer::parse_bearer).
+    scheme, _, token = values[0].strip(" \t").partition(" ")
+    token = token.lstrip(" ")
+    if scheme.lower() != "bearer" or not token or any(c.isspace() for c in token):
         raise Rejection("subject_malformed", "the Authorization header is not `Bearer <token>`")
     return token
 

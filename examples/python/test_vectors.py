@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VECTORS_DIR = ROOT / "tests" / "vectors"
 VECTORS = json.loads((VECTORS_DIR / "obo-target.json").read_text())
 
-# The rules of docs/obo-target.md ("The checks"); each has vectors.
+# The rules of docs/targets.md ("The checks"); each has vectors.
 RULES = {"signature_and_time", "not_a_user_token", "client", "scope", "obo_sub", "obo_exp", "obo_iss", "service", "accepted"}
 
 
@@ -74,7 +74,7 @@ class SharedVectors(unittest.TestCase):
         self.assertEqual(len(names), len(set(names)), "vector names are unique")
 
     def test_the_guide_states_exactly_the_rules_the_vectors_test(self):
-        guide = (ROOT / "docs" / "obo-target.md").read_text()
+        guide = (ROOT / "docs" / "targets.md").read_text()
         self.assertEqual(set(re.findall(r"vectors:\s+`(\w+)`", guide)), RULES)
 
     def test_the_committed_vectors_are_what_the_generator_makes(self):

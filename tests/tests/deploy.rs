@@ -2,7 +2,8 @@
 //!
 //! - every configuration variable the Lambda binaries read — the `"OBO_…"` string literals in the
 //!   sources of the Lambda packages and the workspace crates they depend on, not a hand-kept list —
-//!   is documented in a configuration table of README.md and, unless that table says it is for
+//!   is documented in the configuration table of docs/configuration.md (which names no variable the
+//!   Lambdas do not read) and, unless that table says it is for
 //!   local runs only, set on a function in template.yaml; the template sets no variable the code
 //!   does not read, and none meant for local runs only;
 //! - template.yaml builds exactly the workspace's Lambda binaries, and `sam build` (`BuildMethod:
@@ -10,7 +11,7 @@
 //!   release build for `aarch64-unknown-linux-musl` (cfn-lint does not look at `Metadata`).
 //!
 //! A Lambda package is a workspace package with a binary target and a normal dependency on
-//! `lambda_runtime`. A variable is "local runs only" when its README table row says `local runs
+//! `lambda_runtime`. A variable is "local runs only" when its table row says `local runs
 //! only` (or `local-only`).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +21,10 @@ use std::process::Command;
 use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
 
-/// The phrases that mark a README table row as a variable for local runs only.
+/// The document whose table lists every variable of both Lambdas.
+const CONFIGURATION_DOC: &str = "docs/configuration.md";
+
+/// The phrases that mark a configuration table row as a variable for local runs only.
 const LOCAL_ONLY_MARKS: [&str; 2] = ["local runs only", "local-only"];
 
 fn workspace_root() -> PathBuf {
@@ -147,11 +151,11 @@ fn lambda_variables() -> BTreeSet<String> {
     keys
 }
 
-/// The variables README.md's tables document (named in a row's first cell), and whether their rows
+/// The variables a document's tables document (named in a row's first cell), and whether their rows
 /// mark them as local runs only.
-fn readme_variables(readme: &str) -> BTreeMap<String, bool> {
+fn table_variables(doc: &str) -> BTreeMap<String, bool> {
     let mut documented = BTreeMap::new();
-    for row in readme.lines().filter(|l| l.trim_start().starts_with('|')) {
+    for row in doc.lines().filter(|l| l.trim_start().starts_with('|')) {
         let Some(first_cell) = row.split('|').nth(1) else { continue };
         let lower = row.to_ascii_lowercase();
         let local_only = LOCAL_ONLY_MARKS.iter().any(|mark| lower.contains(mark));
@@ -164,6 +168,11 @@ fn readme_variables(readme: &str) -> BTreeMap<String, bool> {
         }
     }
     documented
+}
+
+/// docs/configuration.md: the one table of both Lambdas' variables.
+fn configuration_docs() -> String {
+    read(CONFIGURATION_DOC)
 }
 
 fn parse_yaml(text: &str) -> Yaml {
@@ -217,7 +226,7 @@ mod tests {
 }
 "#;
 
-const SAMPLE_README: &str = r#"
+const SAMPLE_DOC: &str = r#"
 | variable | default | meaning |
 |---|---|---|
 | `OBO_A`, `OBO_B` | `1` | Mentions `OBO_C` outside the first cell. |
@@ -256,7 +265,7 @@ fn the_readers_find_what_they_should_and_nothing_else() {
     let mut keys = BTreeSet::new();
     config_keys(SAMPLE_SOURCE, &mut keys);
     assert_eq!(keys, BTreeSet::from(["OBO_CALLER_CLIENT_IDS".to_owned(), "OBO_X2".to_owned()]));
-    let documented = readme_variables(SAMPLE_README);
+    let documented = table_variables(SAMPLE_DOC);
     let expected = [("OBO_A", false), ("OBO_B", false), ("OBO_SECRET", true)];
     assert_eq!(documented, expected.into_iter().map(|(v, l)| (v.to_owned(), l)).collect());
     let names: Vec<String> = template_variables(&parse_yaml(SAMPLE_TEMPLATE)).into_iter().collect();
@@ -276,30 +285,35 @@ fn the_source_scan_sees_both_lambdas_configuration() {
 }
 
 #[test]
-fn readme_documents_every_variable_the_lambdas_read() {
-    let documented = readme_variables(&read("README.md"));
+fn configuration_doc_documents_every_variable_the_lambdas_read_and_no_other() {
+    let documented = table_variables(&configuration_docs());
+    let read_by_code = lambda_variables();
     assert_none(
-        "README.md documents no table row (variable in the first cell) for these variables the Lambdas read",
-        lambda_variables().into_iter().filter(|v| !documented.contains_key(v)),
+        "docs/configuration.md has no table row (variable in the first cell) for these variables the Lambdas read",
+        read_by_code.iter().filter(|v| !documented.contains_key(*v)),
+    );
+    assert_none(
+        "docs/configuration.md documents these variables, which no Lambda reads (misspelt, or removed?)",
+        documented.keys().filter(|v| !read_by_code.contains(*v)),
     );
 }
 
 #[test]
 fn template_sets_every_deployable_variable_and_nothing_else() {
     let read_by_code = lambda_variables();
-    let documented = readme_variables(&read("README.md"));
+    let documented = table_variables(&configuration_docs());
     let local_only = |v: &String| documented.get(v).copied().unwrap_or(false);
     let template = parse_yaml(&read("template.yaml"));
     let set = template_variables(&template);
     let set_obo: BTreeSet<String> = set.iter().filter(|v| v.starts_with("OBO_")).cloned().collect();
     let problems = [
         (
-            "read by the Lambdas but set on no function in template.yaml (or mark the README row `local runs only`)"
+            "read by the Lambdas but set on no function in template.yaml (or mark its docs/configuration.md row `local runs only`)"
                 .to_owned(),
             read_by_code.iter().filter(|v| !local_only(v) && !set.contains(*v)).cloned().collect(),
         ),
         (
-            "set in template.yaml although README.md documents them for local runs only".to_owned(),
+            "set in template.yaml although docs/configuration.md documents them for local runs only".to_owned(),
             set_obo.iter().filter(|v| local_only(v)).cloned().collect(),
         ),
         (
@@ -337,7 +351,7 @@ fn deployed_build(package: &str) -> String {
 }
 
 /// The deployed target: musl, whose `setenv` frees replaced values (glibc's leaks one per invocation
-/// under `lambda_runtime`, README "Performance").
+/// under `lambda_runtime`, docs/performance.md).
 const DEPLOYED_TARGET: &str = "aarch64-unknown-linux-musl";
 
 #[test]

@@ -1,11 +1,11 @@
-//! The README documents every reason code a user can meet, with the status and retryability the
+//! docs/operations.md documents every reason code a user can meet, with the status and retryability the
 //! code gives it.
 
 use obo_core::ReasonCode;
 
 #[test]
-fn every_reason_code_is_in_the_readme_table_with_its_status() {
-    let readme = std::fs::read_to_string(obo_e2e::workspace_root().join("README.md")).unwrap();
+fn every_reason_code_is_in_the_operations_table_with_its_status() {
+    let readme = std::fs::read_to_string(obo_e2e::workspace_root().join("docs/operations.md")).unwrap();
     let table = &readme[readme.find("## Reason codes").expect("a Reason codes section")..];
     let mut missing = Vec::new();
     for code in ReasonCode::ALL {
@@ -15,5 +15,9 @@ fn every_reason_code_is_in_the_readme_table_with_its_status() {
             missing.push(row);
         }
     }
-    assert!(missing.is_empty(), "README's reason-code table lacks or contradicts:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "docs/operations.md's reason-code table lacks or contradicts:\n{}",
+        missing.join("\n")
+    );
 }

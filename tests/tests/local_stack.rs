@@ -59,7 +59,7 @@ fn kill(signal: &str, pid: u32) {
 }
 
 fn payload(token: &str) -> Value {
-    obo_core::jwt::unverified_claims(token, 64 * 1024).map(Value::Object).unwrap_or(Value::Null)
+    obo_core::subject::jwt::unverified_claims(token, 64 * 1024).map(Value::Object).unwrap_or(Value::Null)
 }
 
 #[tokio::test]

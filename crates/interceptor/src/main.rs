@@ -16,7 +16,7 @@ use obo_core::interceptor::{Interceptor, InterceptorConfig};
 use serde_json::value::RawValue;
 
 // The deployed build is static musl (its setenv does not leak under lambda_runtime); musl's own
-// allocator is slow on the hot path, hence mimalloc (README, "Performance").
+// allocator is slow on the hot path, hence mimalloc (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -22,7 +22,9 @@ use std::num::NonZeroUsize;
 use obo_core::Secret;
 use obo_core::clock::{ManualClock, SharedClock};
 use obo_core::interceptor::InterceptorConfig;
-use obo_core::token_cache::{CacheKey, CacheSettings, KeyBuilder, Lookup, Minted, TokenCache, encode_fields};
+use obo_core::interceptor::token_cache::{
+    CacheKey, CacheSettings, KeyBuilder, Lookup, Minted, TokenCache, encode_fields,
+};
 
 use crate::workload::{Call, Workload};
 

@@ -4,14 +4,21 @@
 //!
 //! Every failure becomes a short-circuit answer with a reason code; nothing here panics on input,
 //! and the user's own token never appears in the output or in a log line. Which target a request
-//! is for is decided by [`crate::route`]; a request whose target is unknown never gets a token.
+//! is for is decided by [`crate::interceptor::route`]; a request whose target is unknown never gets a token.
 //! The same function can serve as RESPONSE interceptor: it then evicts a cached token a target
 //! answered 401 to (best-effort, MCP only, when the event carries the request) and leaves the
 //! response exactly as it is.
 
+pub(crate) mod client_secret;
 mod config;
 mod mint;
+pub(crate) mod payload;
+pub(crate) mod route;
+pub mod targets;
+pub mod token_cache;
+pub(crate) mod token_client;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,21 +29,22 @@ use tracing::Instrument;
 
 pub use config::{
     ActorSettings, DEFAULT_CACHE_MAX_AGE_SECONDS, InterceptorConfig, TokenSettings, TransportSetting,
-    is_pool_id,
 };
 pub use mint::Secrets;
 
+use crate::bearer::parse_bearer;
 use crate::clock::SharedClock;
 use crate::env::ConfigError;
-use crate::gateway::{self, Flavour, GatewayEvent, GatewayRequest, HeaderValue, Headers};
-use crate::jwt::unverified_claims;
-use crate::metrics::{Function, IdpReport, Metrics, MetricsSink, Record, UNLISTED_TARGET};
+use crate::interceptor::payload::{Flavour, GatewayEvent, GatewayRequest, HeaderValue, Headers};
+use crate::interceptor::route::{JsonRpc, Route};
+use crate::interceptor::targets::{Mode, Resolved, TargetPolicy, is_target_name};
+use crate::interceptor::token_cache::{CacheKey, CacheStatus, CachedToken, KeyBuilder, TokenCache};
+use crate::interceptor::token_client::IdpCalls;
+use crate::interceptor::token_client::IdpReport;
+use crate::metrics::{self, FetchCounts, Function, Metrics, MetricsSink, Record, UNLISTED_TARGET};
 use crate::reason::{ReasonCode, Rejection};
-use crate::route::{self, JsonRpc, Route};
-use crate::targets::{Mode, Resolved, TargetPolicy, is_target_name};
-use crate::token_cache::{CacheKey, CacheStatus, CachedToken, KeyBuilder, TokenCache};
-use crate::token_client::IdpCalls;
-use crate::verify::{SubjectVerifier, numeric_date};
+use crate::subject::jwt::unverified_claims;
+use crate::subject::verify::{SubjectVerifier, numeric_date};
 
 /// The hint every `subject_missing` answer carries.
 const HEADERS_HINT: &str = "no `Authorization: Bearer` user token reached the interceptor (the gateway must pass request headers: passRequestHeaders=true)";
@@ -78,10 +86,14 @@ impl Log {
     fn record(&self, latency: Duration) -> Record<'_> {
         Record {
             outcome: self.outcome,
-            reason: self.reason.as_ref().map(|r| r.reason),
+            reason: self.reason.as_ref().map(|r| r.reason.as_str()),
             target: self.target(),
-            cache: self.cache,
-            idp: self.idp,
+            cache_miss: self.cache.map(|c| c == CacheStatus::Miss),
+            idp: self.idp.map(|idp| metrics::IdpReport {
+                status: idp.status.as_str(),
+                attempts: idp.attempts,
+                latency: idp.latency,
+            }),
             latency,
         }
     }
@@ -171,11 +183,16 @@ impl Interceptor {
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
         let keys = config.verify_inbound.then(|| {
-            Arc::new(crate::jwks::KeyStore::new(parts.http.clone(), clock.clone(), config.keys.clone()))
+            Arc::new(crate::subject::jwks::KeyStore::new(
+                parts.http.clone(),
+                clock.clone(),
+                config.keys.clone(),
+            ))
         });
         let verifier =
             keys.clone().map(|keys| SubjectVerifier::new(config.verifier.clone(), keys, clock.clone()));
-        let metrics = Metrics::new(Function::Interceptor, &config.metrics, clock.clone(), keys);
+        let fetches = keys.map(|keys| keys as Arc<dyn FetchCounts>);
+        let metrics = Metrics::new(Function::Interceptor, &config.metrics, clock.clone(), fetches);
         let minter = parts.into_minter(&config, clock.clone());
         let key_fields = match &config.tokens {
             Some(tokens) => config
@@ -250,10 +267,10 @@ impl Interceptor {
         let policy = match decision {
             Decision::PassThrough => {
                 log.outcome = "passthrough";
-                return gateway::forward(flavour, request.body, None);
+                return payload::forward(flavour, request.body, None);
             }
             Decision::Reject(rejection, shown) => {
-                return reject(flavour, id.as_deref(), rejection, shown, log);
+                return reject(flavour, id.resolve().as_deref(), rejection, shown, log);
             }
             Decision::Mint(policy) => policy,
         };
@@ -264,27 +281,22 @@ impl Interceptor {
                 let mut authorization = String::with_capacity(7 + token.len());
                 authorization.push_str("Bearer ");
                 authorization.push_str(token);
-                gateway::forward(flavour, request.body, Some(&authorization))
+                payload::forward(flavour, request.body, Some(&authorization))
             }
-            Err(rejection) => reject(flavour, id.as_deref(), rejection, None, log),
+            Err(rejection) => reject(flavour, id.resolve().as_deref(), rejection, None, log),
         }
     }
 
     /// Classifies the request and applies the policy; also the request id to echo if the
     /// answer is an error.
-    fn decide(
-        &self,
-        flavour: Flavour,
-        request: &GatewayRequest<'_>,
-        log: &mut Log,
-    ) -> (Decision, Option<Box<RawValue>>) {
+    fn decide(&self, flavour: Flavour, request: &GatewayRequest<'_>, log: &mut Log) -> (Decision, ErrorId) {
         match flavour {
             Flavour::Mcp => {
                 let message = match JsonRpc::parse(request.body) {
                     Ok(message) => message,
-                    Err(rejection) => return (Decision::Reject(rejection, None), None),
+                    Err(rejection) => return (Decision::Reject(rejection, None), ErrorId::Known(None)),
                 };
-                let id = message.id.map(RawValue::to_owned);
+                let id = ErrorId::Known(message.id.map(RawValue::to_owned));
                 log.method = message.method().map(loggable_method);
                 let route = message.check_method_header(&request.headers).and_then(|()| message.route());
                 match route {
@@ -293,9 +305,9 @@ impl Interceptor {
                 }
             }
             Flavour::Http => {
-                let id = match gateway::http_body(request.body) {
-                    Ok(decoded) => decoded.as_deref().and_then(http_request_id),
-                    Err(rejection) => return (Decision::Reject(rejection, None), None),
+                let id = match payload::http_body(request.body) {
+                    Ok(decoded) => ErrorId::HttpBody(decoded),
+                    Err(rejection) => return (Decision::Reject(rejection, None), ErrorId::Known(None)),
                 };
                 match route::http_target(&request.path) {
                     Ok(target) => (self.apply(Route::Target(target.into()), log), id),
@@ -419,7 +431,7 @@ impl Interceptor {
         log.outcome = "response";
         let Some(request) = request else {
             log.outcome = "response_without_request";
-            return gateway::pass_response(flavour, response);
+            return payload::pass_response(flavour, response);
         };
         if flavour == Flavour::Mcp && response_status(response) == Some(401) {
             let (decision, _) = self.decide(flavour, request, log);
@@ -431,7 +443,7 @@ impl Interceptor {
                 log.outcome = if evicted { "evicted" } else { "response" };
             }
         }
-        gateway::pass_response(flavour, response)
+        payload::pass_response(flavour, response)
     }
 }
 
@@ -473,6 +485,22 @@ fn response_status(response: &RawValue) -> Option<u64> {
 }
 
 /// The JSON-RPC `id` of a decoded HTTP-flavour body, when it is a JSON object with one.
+/// The request's JSON-RPC `id`, for an error answer: an MCP request's is read while routing; an
+/// HTTP request's decoded body is parsed for it only when an error answer needs it.
+enum ErrorId {
+    Known(Option<Box<RawValue>>),
+    HttpBody(Option<Vec<u8>>),
+}
+
+impl ErrorId {
+    fn resolve(&self) -> Option<Cow<'_, RawValue>> {
+        match self {
+            Self::Known(id) => id.as_deref().map(Cow::Borrowed),
+            Self::HttpBody(body) => body.as_deref().and_then(http_request_id).map(Cow::Owned),
+        }
+    }
+}
+
 fn http_request_id(body: &[u8]) -> Option<Box<RawValue>> {
     #[derive(serde::Deserialize)]
     struct Id<'a> {
@@ -490,7 +518,7 @@ fn cache_key(user_token: &str, fields: &[u8]) -> CacheKey {
 fn user_token(headers: &Headers) -> Result<&str, Rejection> {
     let missing = || Rejection::new(ReasonCode::SubjectMissing, HEADERS_HINT);
     match headers.get("authorization") {
-        HeaderValue::One(value) => gateway::bearer_token(value).ok_or_else(missing),
+        HeaderValue::One(value) => parse_bearer(value).ok_or_else(missing),
         HeaderValue::Absent | HeaderValue::NotString => Err(missing()),
         HeaderValue::Ambiguous => {
             Err(Rejection::new(ReasonCode::SubjectAmbiguous, "more than one Authorization header"))
@@ -507,7 +535,7 @@ fn reject(
 ) -> String {
     log.outcome = "rejected";
     let message = shown.as_deref().unwrap_or(&rejection.message);
-    let out = gateway::short_circuit(flavour, id, rejection.reason, message);
+    let out = payload::short_circuit(flavour, id, rejection.reason, message);
     log.reason = Some(rejection);
     out
 }

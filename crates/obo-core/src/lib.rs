@@ -2,42 +2,40 @@
 //! targets, built on Amazon Cognito. No Lambda runtime here; the binaries (`pre-token`,
 //! `interceptor`) are thin wrappers around it.
 //!
-//! - [`trigger`]: the Cognito pre-token-generation V3 trigger's logic.
-//! - [`verify`], [`jwks`], [`jwt`], [`issuer`]: subject-token verification.
-//! - [`claims`]: which claims the minted token carries; [`scope_groups`]: which scopes one
-//!   on-behalf-of token may carry.
-//! - [`pretoken`]: Cognito trigger event types.
-//! - [`reason`]: the stable reason codes every rejection carries.
-//! - [`interceptor`]: the AgentCore Gateway REQUEST interceptor's logic, on top of
-//!   [`gateway`] (payloads), [`route`] (which target a request is for), [`targets`] (policy), [`token_client`] (acquisition),
-//!   [`client_secret`] and [`token_cache`].
-//! - [`metrics`]: one CloudWatch Embedded Metric Format line per invocation of either Lambda.
+//! Folders by owner:
+//!
+//! - [`trigger`]: the Cognito pre-token-generation V3 trigger — its event types
+//!   ([`trigger::event`]), which claims the minted token carries ([`trigger::claims`]), which scopes
+//!   one on-behalf-of token may carry ([`trigger::scope_groups`]) and the optional user lookup.
+//! - [`interceptor`]: the AgentCore Gateway REQUEST interceptor — its payloads
+//!   ([`interceptor::payload`]), which target a request is for ([`interceptor::route`]), the
+//!   targets' policy ([`interceptor::targets`]), token acquisition ([`interceptor::token_client`],
+//!   [`interceptor::client_secret`]) and the token cache ([`interceptor::token_cache`]).
+//! - [`subject`]: the user's token — decomposed, its issuer trusted, its key fetched, verified;
+//!   shared by both Lambdas and `obo-target`.
+//! - Shared: [`bearer`] (the one `Authorization: Bearer` parser), [`reason`] (the stable reason codes every rejection carries), [`metrics`] (one
+//!   CloudWatch Embedded Metric Format line per invocation), [`env`](mod@env), [`http`], [`clock`],
+//!   [`secret`], [`logging`], [`runtime_api`].
 
-pub mod claims;
-pub mod client_secret;
+#[cfg(any(feature = "user-lookup", feature = "token-client"))]
+mod aws;
+pub mod bearer;
 pub mod clock;
 pub mod env;
-pub mod gateway;
 pub mod http;
+#[cfg(feature = "lambda")]
 pub mod interceptor;
-pub mod issuer;
-pub mod jwks;
-pub mod jwt;
+#[cfg(feature = "lambda")]
 pub mod logging;
-#[cfg(feature = "user-lookup")]
-pub mod lookup;
+#[cfg(feature = "lambda")]
 pub mod metrics;
-pub mod pretoken;
-pub mod reason;
-pub mod route;
+pub(crate) mod reason;
+#[cfg(feature = "lambda")]
 pub mod runtime_api;
-pub mod scope_groups;
-pub mod secret;
-pub mod targets;
-pub mod token_cache;
-pub mod token_client;
+pub(crate) mod secret;
+pub mod subject;
+#[cfg(feature = "lambda")]
 pub mod trigger;
-pub mod verify;
 
 pub use reason::{ReasonCode, Rejection};
 pub use secret::Secret;

@@ -11,7 +11,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, Registry};
 
 /// Log targets never allowed below INFO: they may print events, headers or bodies.
-pub const CAPPED_TARGETS: &[&str] = &[
+pub(crate) const CAPPED_TARGETS: &[&str] = &[
     "lambda_runtime",
     "hyper",
     "reqwest",
@@ -26,7 +26,7 @@ pub const CAPPED_TARGETS: &[&str] = &[
 ];
 
 /// Whether a log record may be written (the cap on noisy crates).
-pub fn allowed_by_cap(meta: &Metadata<'_>) -> bool {
+pub(crate) fn allowed_by_cap(meta: &Metadata<'_>) -> bool {
     *meta.level() <= Level::INFO || !CAPPED_TARGETS.iter().any(|t| meta.target().starts_with(t))
 }
 

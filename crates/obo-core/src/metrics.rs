@@ -25,15 +25,12 @@ use std::time::Duration;
 
 use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env};
-use crate::jwks::KeyStore;
-use crate::reason::ReasonCode;
-use crate::token_cache::CacheStatus;
 
 /// The default CloudWatch namespace (`OBO_METRICS_NAMESPACE`).
-pub const DEFAULT_NAMESPACE: &str = "CognitoObo";
+pub(crate) const DEFAULT_NAMESPACE: &str = "CognitoObo";
 
 /// The `Target` value of targets that are not configured (never the name a caller sent).
-pub const UNLISTED_TARGET: &str = "unlisted";
+pub(crate) const UNLISTED_TARGET: &str = "unlisted";
 
 /// Room for the longest line: five directives with a 255-character namespace, a 100-character
 /// target, and the values.
@@ -100,91 +97,12 @@ impl Function {
     }
 }
 
-/// The identity provider's answer to one token request, as a status class (the `IdpStatus`
-/// dimension): the HTTP status of the token endpoint or of Cognito's API, or how the attempt
-/// failed without one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum IdpStatus {
-    /// 2xx.
-    Success,
-    /// 3xx (never followed: a misconfigured endpoint).
-    Redirect,
-    /// 400 (OAuth errors; a refusing pre-token trigger).
-    BadRequest,
-    /// 401.
-    Unauthorized,
-    /// 403.
-    Forbidden,
-    /// 429 (throttled).
-    Throttled,
-    /// Any other 4xx.
-    ClientError,
-    /// 5xx.
-    ServerError,
-    /// No answer within the attempt's deadline.
-    Timeout,
-    /// No connection (DNS, TCP, TLS) or the connection broke.
-    Connect,
-    /// Anything else (an answer too large to read, a local failure).
-    Error,
-}
-
-impl IdpStatus {
-    /// Every class, in `repr` order.
-    pub const ALL: [IdpStatus; 11] = [
-        Self::Success,
-        Self::Redirect,
-        Self::BadRequest,
-        Self::Unauthorized,
-        Self::Forbidden,
-        Self::Throttled,
-        Self::ClientError,
-        Self::ServerError,
-        Self::Timeout,
-        Self::Connect,
-        Self::Error,
-    ];
-
-    /// The class of an HTTP status.
-    pub const fn from_http(status: u16) -> Self {
-        match status {
-            200..=299 => Self::Success,
-            300..=399 => Self::Redirect,
-            400 => Self::BadRequest,
-            401 => Self::Unauthorized,
-            403 => Self::Forbidden,
-            429 => Self::Throttled,
-            402..=499 => Self::ClientError,
-            500..=599 => Self::ServerError,
-            _ => Self::Error,
-        }
-    }
-
-    /// The dimension value: `2xx`, `3xx`, `400`, `401`, `403`, `429`, `4xx`, `5xx`, `timeout`,
-    /// `connect` or `error`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "2xx",
-            Self::Redirect => "3xx",
-            Self::BadRequest => "400",
-            Self::Unauthorized => "401",
-            Self::Forbidden => "403",
-            Self::Throttled => "429",
-            Self::ClientError => "4xx",
-            Self::ServerError => "5xx",
-            Self::Timeout => "timeout",
-            Self::Connect => "connect",
-            Self::Error => "error",
-        }
-    }
-}
-
 /// One token acquisition as the identity provider saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdpReport {
-    /// The class of the last attempt's answer (the one that decided the outcome).
-    pub status: IdpStatus,
+    /// The class of the last attempt's answer (the one that decided the outcome): the `IdpStatus`
+    /// dimension, one of the interceptor's fixed classes (`2xx`, `429`, `timeout`, …).
+    pub status: &'static str,
     /// Attempts made (retries included).
     pub attempts: u32,
     /// From the first attempt to the result, retries and backoff included.
@@ -197,15 +115,25 @@ pub struct Record<'a> {
     /// How it ended (`enriched`, `forwarded`, `rejected`, …).
     pub outcome: &'static str,
     /// The reason code of a rejection.
-    pub reason: Option<ReasonCode>,
+    pub reason: Option<&'static str>,
     /// The gateway target: a configured name or [`UNLISTED_TARGET`] (interceptor only).
     pub target: Option<&'a str>,
-    /// How the token cache served it (interceptor, token-minting targets only).
-    pub cache: Option<CacheStatus>,
+    /// Whether the token cache missed (`Some(true)`: a token request of its own) or served it
+    /// (interceptor, token-minting targets only).
+    pub cache_miss: Option<bool>,
     /// The identity provider's answers, when this invocation asked it for a token.
     pub idp: Option<IdpReport>,
     /// The handler's own time.
     pub latency: Duration,
+}
+
+/// A count of signing-key fetches that only grows (the key cache's), reported as the difference
+/// since the previous line.
+pub trait FetchCounts: Send + Sync {
+    /// Fetches made so far.
+    fn fetch_count(&self) -> u64;
+    /// Fetches that failed or timed out so far.
+    fn fetch_failure_count(&self) -> u64;
 }
 
 /// Where metric lines go.
@@ -218,7 +146,7 @@ pub trait MetricsSink: Send + Sync {
 /// Standard output, the Lambda log stream: one `write` per line, so lines never interleave with
 /// log lines.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct StdoutSink;
+pub(crate) struct StdoutSink;
 
 impl MetricsSink for StdoutSink {
     fn write_line(&self, line: &[u8]) {
@@ -236,7 +164,7 @@ pub struct Metrics {
     sink: Option<Arc<dyn MetricsSink>>,
     clock: SharedClock,
     first: AtomicBool,
-    keys: Option<Arc<KeyStore>>,
+    keys: Option<Arc<dyn FetchCounts>>,
     fetches_reported: AtomicU64,
     failures_reported: AtomicU64,
 }
@@ -258,7 +186,7 @@ impl Metrics {
         function: Function,
         settings: &MetricsSettings,
         clock: SharedClock,
-        keys: Option<Arc<KeyStore>>,
+        keys: Option<Arc<dyn FetchCounts>>,
     ) -> Self {
         let mut namespace_json = String::with_capacity(settings.namespace.len() + 2);
         let _ = json_string(&mut namespace_json, &settings.namespace);
@@ -311,7 +239,7 @@ impl Metrics {
             )
         });
         let outcome = if r.outcome.is_empty() { "unknown" } else { r.outcome };
-        let cache = r.cache.zip(r.target);
+        let cache = r.cache_miss.zip(r.target);
         write!(out, "{{\"_aws\":{{\"Timestamp\":{},\"CloudWatchMetrics\":[", self.clock.now_millis())?;
         let by_outcome: &[&[&str]] = match r.target {
             Some(_) => &[&["Function"], &["Function", "Outcome"], &["Function", "Target", "Outcome"]],
@@ -359,11 +287,11 @@ impl Metrics {
         }
         if let Some(reason) = r.reason {
             out.write_str(",\"Reason\":")?;
-            json_string(out, reason.as_str())?;
+            json_string(out, reason)?;
         }
         if let Some(idp) = r.idp {
             out.write_str(",\"IdpStatus\":")?;
-            json_string(out, idp.status.as_str())?;
+            json_string(out, idp.status)?;
         }
         out.write_str(",\"Invocations\":1,\"Latency\":")?;
         millis(out, r.latency)?;
@@ -374,8 +302,8 @@ impl Metrics {
         if r.reason.is_some() {
             out.write_str(",\"Rejections\":1")?;
         }
-        if let Some((status, _)) = cache {
-            let miss = u8::from(status == CacheStatus::Miss);
+        if let Some((miss, _)) = cache {
+            let miss = u8::from(miss);
             write!(out, ",\"CacheHits\":{},\"CacheMisses\":{miss}", 1 - miss)?;
         }
         if let Some(idp) = r.idp {
@@ -529,12 +457,12 @@ mod tests {
     fn the_longest_line_fits() {
         let (m, lines) = metrics(&"N".repeat(255));
         let target = "t".repeat(100);
-        let idp = IdpReport { status: IdpStatus::Connect, attempts: 3, latency: Duration::from_secs(10) };
+        let idp = IdpReport { status: "connect", attempts: 3, latency: Duration::from_secs(10) };
         m.record(&Record {
             outcome: "forwarded",
-            reason: Some(ReasonCode::SubjectAlreadyDelegated),
+            reason: Some("subject_already_delegated"),
             target: Some(&target),
-            cache: Some(CacheStatus::Miss),
+            cache_miss: Some(true),
             idp: Some(idp),
             latency: Duration::from_secs(3600),
         });
@@ -563,18 +491,6 @@ mod tests {
         m.record(&Record { outcome: "enriched", ..Record::default() });
         assert!(!m.is_enabled());
         assert!(lines.0.lock().unwrap().is_empty());
-    }
-
-    #[test]
-    fn http_statuses_fall_into_their_classes() {
-        let cases = [(200, "2xx"), (204, "2xx"), (302, "3xx"), (400, "400"), (401, "401"), (403, "403")];
-        let more = [(404, "4xx"), (429, "429"), (500, "5xx"), (503, "5xx"), (99, "error")];
-        for (status, class) in cases.into_iter().chain(more) {
-            assert_eq!(IdpStatus::from_http(status).as_str(), class, "{status}");
-        }
-        for (i, s) in IdpStatus::ALL.iter().enumerate() {
-            assert_eq!(*s as usize, i);
-        }
     }
 
     #[test]

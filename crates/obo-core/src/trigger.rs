@@ -9,23 +9,31 @@
 //! - every other trigger source is a user flow: never failed for metadata, `onBehalfOfToken`
 //!   ignored, optional organization claims copied from the user's attributes.
 
+pub mod claims;
+pub mod event;
+#[cfg(feature = "user-lookup")]
+pub(crate) mod lookup;
+pub(crate) mod scope_groups;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::claims::{ClaimMap, json_size};
 use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env, EnvSource};
 use crate::http::{HttpClient, TlsRoots};
-use crate::issuer::pool_in_issuer;
-use crate::jwks::{KeyStore, KeyStoreSettings};
-use crate::metrics::{Function, Metrics, MetricsSettings, MetricsSink, Record};
-use crate::pretoken::{ON_BEHALF_OF_TOKEN, PreTokenEvent, PreTokenResponse, group_override_copy};
+use crate::metrics::{FetchCounts, Function, Metrics, MetricsSettings, MetricsSink, Record};
 use crate::reason::{ReasonCode, Rejection};
-use crate::scope_groups::ScopeGroups;
-use crate::verify::{EventPool, IssuerPolicy, SubjectVerifier, TokenUse, VerifiedSubject, VerifierSettings};
+use crate::subject::issuer::pool_in_issuer;
+use crate::subject::jwks::{KeyStore, KeyStoreSettings};
+use crate::subject::verify::{
+    EventPool, IssuerPolicy, SubjectVerifier, TokenUse, VerifiedSubject, VerifierSettings,
+};
+use crate::trigger::claims::{ClaimMap, json_size};
+use crate::trigger::event::{ON_BEHALF_OF_TOKEN, PreTokenEvent, PreTokenResponse, group_override_copy};
+use crate::trigger::scope_groups::ScopeGroups;
 
 /// Which Cognito user lookup the trigger makes, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +166,7 @@ pub struct Trigger {
     verifier: SubjectVerifier,
     metrics: Metrics,
     #[cfg(feature = "user-lookup")]
-    lookup: Option<crate::lookup::UserLookup>,
+    lookup: Option<crate::trigger::lookup::UserLookup>,
 }
 
 impl Trigger {
@@ -176,18 +184,19 @@ impl Trigger {
         let lookup = match config.user_lookup {
             UserLookupSetting::None => None,
             mode => Some(
-                crate::lookup::UserLookup::from_env(
+                crate::trigger::lookup::UserLookup::from_env(
                     if mode == UserLookupSetting::GetUser {
-                        crate::lookup::LookupMode::GetUser
+                        crate::trigger::lookup::LookupMode::GetUser
                     } else {
-                        crate::lookup::LookupMode::AdminGetUser
+                        crate::trigger::lookup::LookupMode::AdminGetUser
                     },
                     std::time::Duration::from_millis(1500),
                 )
                 .await,
             ),
         };
-        let metrics = Metrics::new(Function::PreToken, &config.metrics, clock.clone(), Some(keys.clone()));
+        let fetches: Arc<dyn FetchCounts> = keys.clone();
+        let metrics = Metrics::new(Function::PreToken, &config.metrics, clock.clone(), Some(fetches));
         let verifier = SubjectVerifier::new(config.verifier.clone(), keys, clock);
         Self {
             config,
@@ -281,6 +290,7 @@ impl Trigger {
 
     /// The invocation's metrics line (never a user, a caller or a token: outcome and code only).
     fn record(&self, outcome: &'static str, reason: Option<ReasonCode>, latency: Duration) {
+        let reason = reason.map(ReasonCode::as_str);
         self.metrics.record(&Record { outcome, reason, latency, ..Record::default() });
     }
 

@@ -2,7 +2,7 @@
 //! each parses, survives parse → serialize → reparse unchanged, and the user flows return
 //! `claimsAndScopeOverrideDetails: null`.
 
-use obo_core::pretoken::PreTokenEvent;
+use obo_core::trigger::event::PreTokenEvent;
 use serde_json::Value;
 
 const EVENTS: &[(&str, &str)] = &[

@@ -10,8 +10,8 @@ use common::*;
 use obo_core::ReasonCode;
 use obo_core::clock::ManualClock;
 use obo_core::http::HttpClient;
-use obo_core::issuer::TrustedIssuer;
-use obo_core::jwks::{KeyError, KeyStore, KeyStoreSettings};
+use obo_core::subject::issuer::TrustedIssuer;
+use obo_core::subject::jwks::{KeyError, KeyStore, KeyStoreSettings};
 use obo_testkit::RsaSigner;
 use serde_json::json;
 

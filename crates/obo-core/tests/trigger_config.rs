@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use obo_core::subject::verify::{IssuerPolicy, TokenUse};
 use obo_core::trigger::{TriggerConfig, UserLookupSetting};
-use obo_core::verify::{IssuerPolicy, TokenUse};
 
 fn config(pairs: &[(&str, &str)]) -> Result<TriggerConfig, obo_core::env::ConfigError> {
     let env: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();

@@ -238,7 +238,8 @@ pub async fn run(stack: &Stack, out: &mut dyn Write) -> Result<DemoSummary, Demo
         let token = sign_in(stack, username).await?;
         t.step(username, "signs in: InitiateAuth USER_PASSWORD_AUTH (AWS SDK)", started.elapsed());
         show_layers(&mut t, stack, &marks);
-        let claims = obo_core::jwt::unverified_claims(&token, 16 * 1024).map_err(|e| fail("sign-in", e))?;
+        let claims =
+            obo_core::subject::jwt::unverified_claims(&token, 16 * 1024).map_err(|e| fail("sign-in", e))?;
         t.line(
             "user token",
             format!(

@@ -3,9 +3,9 @@
 
 use jsonwebtoken::Algorithm;
 use obo_core::env::{ConfigError, Env, EnvSource};
-use obo_core::issuer::TrustedIssuer;
-use obo_core::jwt::DEFAULT_MAX_TOKEN_BYTES;
-use obo_core::verify::parse_asymmetric_alg;
+use obo_core::subject::issuer::TrustedIssuer;
+use obo_core::subject::jwt::DEFAULT_MAX_TOKEN_BYTES;
+use obo_core::subject::verify::parse_asymmetric_alg;
 
 /// The claim that carries the organization unless configured otherwise.
 pub const DEFAULT_ORG_CLAIM: &str = "org_id";

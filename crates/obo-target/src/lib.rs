@@ -7,7 +7,7 @@
 //! gateway could have been tricked into sending:
 //!
 //! 1. signature from the pinned user pool's keys, `alg`, issuer and time claims (`obo-core`'s
-//!    [`TokenVerifier`](obo_core::verify::TokenVerifier));
+//!    [`TokenVerifier`](obo_core::subject::verify::TokenVerifier));
 //! 2. not a user's own token (`username`, `cognito:username` or `origin_jti` without `obo_sub`):
 //!    a user token reaching a target means something passed it through;
 //! 3. `token_use` is `access`, `client_id` is the on-behalf-of client, `scope` holds the target's

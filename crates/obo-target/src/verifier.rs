@@ -8,8 +8,8 @@ use std::time::Duration;
 use obo_core::clock::{SharedClock, system_clock};
 use obo_core::env::ConfigError;
 use obo_core::http::HttpClient;
-use obo_core::jwks::{KeyStore, KeyStoreSettings};
-use obo_core::verify::{IssuerPolicy, TokenChecks, TokenVerifier, numeric_date};
+use obo_core::subject::jwks::{KeyStore, KeyStoreSettings};
+use obo_core::subject::verify::{IssuerPolicy, TokenChecks, TokenVerifier, numeric_date};
 use obo_core::{ReasonCode, Rejection};
 use serde_json::{Map, Value};
 

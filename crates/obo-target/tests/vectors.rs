@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use obo_core::clock::ManualClock;
 use obo_core::http::HttpClient;
-use obo_core::issuer::TrustedIssuer;
-use obo_core::jwks::{KeySet, KeyStore, KeyStoreSettings};
+use obo_core::subject::issuer::TrustedIssuer;
+use obo_core::subject::jwks::{KeySet, KeyStore, KeyStoreSettings};
 use obo_target::{TargetConfig, TargetVerifier};
 use serde_json::{Value, json};
 

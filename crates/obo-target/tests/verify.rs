@@ -7,7 +7,7 @@ use std::time::Duration;
 use obo_core::ReasonCode;
 use obo_core::clock::ManualClock;
 use obo_core::http::HttpClient;
-use obo_core::jwks::{KeyStore, KeyStoreSettings};
+use obo_core::subject::jwks::{KeyStore, KeyStoreSettings};
 use obo_target::{TargetConfig, TargetVerifier};
 use obo_testkit::issuer::StaticIssuer;
 use obo_testkit::tokens::{User, access_claims, id_claims, m2m_claims};

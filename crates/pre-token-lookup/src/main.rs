@@ -3,7 +3,7 @@
 //! features, and the SDK would otherwise grow every trigger's binary and cold start.
 
 // The deployed build is static musl (its setenv does not leak under lambda_runtime); musl's own
-// allocator is slow on the hot path, hence mimalloc (README, "Performance").
+// allocator is slow on the hot path, hence mimalloc (docs/performance.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -4,20 +4,21 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use crate::client_secret::SecretSource;
 use crate::env::{ConfigError, Env, EnvSource};
 use crate::http::TlsRoots;
 use crate::http::{checked_url, is_loopback};
-use crate::jwks::KeyStoreSettings;
+use crate::interceptor::client_secret::SecretSource;
+use crate::interceptor::targets::{Mode, Targets};
+use crate::interceptor::token_cache::CacheSettings;
+use crate::interceptor::token_client::RetryPolicy;
 use crate::metrics::MetricsSettings;
 use crate::secret::Secret;
-use crate::targets::{Mode, Targets};
-use crate::token_cache::CacheSettings;
-use crate::token_client::RetryPolicy;
-use crate::verify::{IssuerPolicy, VerifierSettings};
+use crate::subject::issuer::is_pool_id;
+use crate::subject::jwks::KeyStoreSettings;
+use crate::subject::verify::{IssuerPolicy, VerifierSettings};
 
 /// `OBO_CACHE_MAX_AGE_SECONDS` unless set: the longest a minted token is served from the cache
-/// (README, "Revocation": the cost of this bound against `make bench`'s day simulation).
+/// (docs/interceptor.md, "Revocation": the cost of this bound against `make bench`'s day simulation).
 pub const DEFAULT_CACHE_MAX_AGE_SECONDS: u64 = 600;
 
 /// How tokens are requested (`OBO_TOKEN_TRANSPORT`).
@@ -277,13 +278,6 @@ fn checked_arn(variable: &str, arn: String) -> Result<String, ConfigError> {
     if ok { Ok(arn) } else { Err(ConfigError::new(variable, "is not a Secrets Manager secret ARN")) }
 }
 
-/// Whether `id` looks like a Cognito user pool id (`<region>_<id>`).
-pub fn is_pool_id(id: &str) -> bool {
-    id.split_once('_').is_some_and(|(region, rest)| {
-        region.contains('-') && !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -387,8 +381,6 @@ mod tests {
 
     #[test]
     fn pool_ids_and_arns_are_checked() {
-        assert!(is_pool_id("us-east-1_AbC123"));
-        assert!(!is_pool_id("useast1_abc") && !is_pool_id("us-east-1_") && !is_pool_id("x"));
         assert!(checked_arn("V", "arn:aws:secretsmanager:us-east-1:1:secret:n".into()).is_ok());
         assert!(checked_arn("V", "arn:aws:ssm:us-east-1:1:parameter/n".into()).is_err());
     }

@@ -11,15 +11,15 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::config::{InterceptorConfig, TokenSettings, TransportSetting};
-use crate::client_secret::{ClientSecret, SecretSource};
 use crate::clock::SharedClock;
 use crate::env::ConfigError;
 use crate::http::HttpClient;
-use crate::pretoken::ON_BEHALF_OF_TOKEN;
+use crate::interceptor::client_secret::{ClientSecret, SecretSource};
+use crate::interceptor::targets::{Mode, TargetPolicy};
+use crate::interceptor::token_cache::{KeyBuilder, Minted, TokenCache, encode_fields};
+use crate::interceptor::token_client::{Grant, IdpCalls, Issued, TokenClient, Transport};
 use crate::reason::{ReasonCode, Rejection};
-use crate::targets::{Mode, TargetPolicy};
-use crate::token_cache::{KeyBuilder, Minted, TokenCache, encode_fields};
-use crate::token_client::{Grant, IdpCalls, Issued, TokenClient, Transport};
+use crate::trigger::event::ON_BEHALF_OF_TOKEN;
 
 /// Client secrets supplied by the caller instead of fetched ([`super::Interceptor::with_secrets`]).
 #[derive(Debug, Clone)]
@@ -118,7 +118,7 @@ impl Parts {
                 if sdk.region().is_none() {
                     return Err(ConfigError::new("AWS_REGION", "is required with OBO_TOKEN_TRANSPORT=sdk"));
                 }
-                Some(crate::token_client::sdk::client(sdk, tokens.retry.attempt_timeout))
+                Some(crate::interceptor::token_client::sdk::client(sdk, tokens.retry.attempt_timeout))
             }
             (TransportSetting::Sdk, None) => {
                 return Err(ConfigError::new("OBO_TOKEN_TRANSPORT", "sdk needs the AWS SDK configuration"));
@@ -179,17 +179,15 @@ mod aws {
     use aws_sdk_cognitoidentityprovider as cognito;
     use aws_sdk_secretsmanager as secretsmanager;
 
-    use crate::client_secret::{
-        ClientSecret, FetchSecret, SecretSource, SecretsManagerFetcher, UserPoolClientFetcher,
-    };
+    use crate::aws::Deadline;
     use crate::clock::SharedClock;
     use crate::env::ConfigError;
+    use crate::interceptor::client_secret::{
+        ClientSecret, FetchSecret, SecretSource, SecretsManagerFetcher, UserPoolClientFetcher,
+    };
 
     fn timeouts() -> aws_config::timeout::TimeoutConfig {
-        aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(2))
-            .operation_timeout(Duration::from_secs(5))
-            .build()
+        crate::aws::timeouts(Duration::from_secs(2), Deadline::Operation(Duration::from_secs(5)))
     }
 
     pub async fn load_secret(
@@ -290,7 +288,7 @@ impl Minter {
         &self,
         policy: &TargetPolicy,
         cache: &TokenCache,
-    ) -> Result<Arc<crate::token_cache::CachedToken>, Rejection> {
+    ) -> Result<Arc<crate::interceptor::token_cache::CachedToken>, Rejection> {
         let Some(actor) = &self.actor else {
             return Err(Rejection::new(ReasonCode::Misconfigured, "no actor client is configured"));
         };

@@ -85,7 +85,7 @@ async fn dispatch(State(s): State<Arc<AwsState>>, headers: HeaderMap, body: Stri
             let metadata = input["ClientMetadata"].clone();
             let user = metadata["onBehalfOfToken"]
                 .as_str()
-                .and_then(|t| obo_core::jwt::unverified_claims(t, 64 * 1024).ok());
+                .and_then(|t| obo_core::subject::jwt::unverified_claims(t, 64 * 1024).ok());
             let Some(user) = user else {
                 return aws_error(
                     400,

@@ -130,7 +130,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
 }
 
 fn unverified(token: &str) -> Option<Map<String, Value>> {
-    obo_core::jwt::unverified_claims(token, 64 * 1024).ok()
+    obo_core::subject::jwt::unverified_claims(token, 64 * 1024).ok()
 }
 
 async fn token(State(s): State<Arc<IdpState>>, headers: HeaderMap, body: String) -> Response {
@@ -416,5 +416,5 @@ pub fn forwarded_token(out: &Value) -> Option<String> {
 
 /// The claims of a token (unverified; for assertions).
 pub fn claims_of(token: &str) -> Map<String, Value> {
-    obo_core::jwt::unverified_claims(token, 64 * 1024).unwrap()
+    obo_core::subject::jwt::unverified_claims(token, 64 * 1024).unwrap()
 }

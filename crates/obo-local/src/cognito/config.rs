@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use obo_core::Secret;
 use obo_core::env::ConfigError;
+use obo_core::subject::issuer::is_pool_id;
 
 /// The explicit auth flows Cognito knows.
 const AUTH_FLOWS: &[&str] = &[
@@ -213,15 +214,6 @@ impl PoolConfig {
         }
         Ok(())
     }
-}
-
-fn is_pool_id(id: &str) -> bool {
-    id.split_once('_').is_some_and(|(region, rest)| {
-        !region.is_empty()
-            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !rest.is_empty()
-            && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    })
 }
 
 #[cfg(test)]

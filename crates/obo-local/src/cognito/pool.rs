@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
-use obo_core::pretoken::ClaimsAndScopeOverrideDetails;
+use obo_core::trigger::event::ClaimsAndScopeOverrideDetails;
 use obo_testkit::tokens::now_secs;
 use serde_json::{Map, Value};
 
@@ -225,7 +225,7 @@ impl Pool {
     /// Runs the trigger if one is set; an answer that cannot be applied is recorded as a failure.
     async fn run_trigger(
         &self,
-        event: &obo_core::pretoken::PreTokenEvent,
+        event: &obo_core::trigger::event::PreTokenEvent,
         outcome: &mut TriggerOutcome,
     ) -> Result<Option<ClaimsAndScopeOverrideDetails>, PoolError> {
         match self.trigger() {

@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use obo_core::claims::is_reserved;
-use obo_core::pretoken::{
+use obo_core::trigger::claims::is_reserved;
+use obo_core::trigger::event::{
     CLIENT_CREDENTIALS, CallerContext, ClaimsAndScopeOverrideDetails, PreTokenEvent, PreTokenRequest,
     PreTokenResponse, TokenGeneration,
 };

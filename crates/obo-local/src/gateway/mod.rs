@@ -31,7 +31,7 @@ use std::time::Duration;
 use obo_core::clock::system_clock;
 use obo_core::env::ConfigError;
 use obo_core::http::{HttpClient, checked_url};
-use obo_core::jwks::{KeyStore, KeyStoreSettings};
+use obo_core::subject::jwks::{KeyStore, KeyStoreSettings};
 use obo_testkit::TestServer;
 
 pub use credentials::ClientCredentials;

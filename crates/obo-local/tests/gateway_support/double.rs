@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use obo_core::jwt::unverified_claims;
+use obo_core::subject::jwt::unverified_claims;
 use obo_local::gateway::{self, ClientCredentials, GatewayConfig, GatewayHandle, GatewayTarget};
 use obo_local::invoke::{BoxFuture, Invoke, InvokeError};
 use obo_local::targets::{TargetHandle, crm, weather};

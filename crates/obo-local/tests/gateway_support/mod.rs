@@ -18,7 +18,7 @@ use axum::{Form, Json};
 use base64::Engine;
 use obo_core::clock::system_clock;
 use obo_core::http::HttpClient;
-use obo_core::jwks::{KeyStore, KeyStoreSettings};
+use obo_core::subject::jwks::{KeyStore, KeyStoreSettings};
 use obo_target::{TargetConfig, TargetVerifier};
 use obo_testkit::issuer::StaticIssuer;
 use obo_testkit::tokens::{User, access_claims, m2m_claims, now_secs};

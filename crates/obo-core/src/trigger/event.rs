@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 pub const CLIENT_CREDENTIALS: &str = "TokenGeneration_ClientCredentials";
 
 /// The client-metadata key that carries the user's token.
-pub const ON_BEHALF_OF_TOKEN: &str = "onBehalfOfToken";
+pub(crate) const ON_BEHALF_OF_TOKEN: &str = "onBehalfOfToken";
 
 /// A pre-token-generation event, as Cognito sends it and as the trigger returns it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -155,7 +155,7 @@ impl PreTokenResponse {
 /// `groupConfiguration`, `preferredRole` only when it is a string (AWS's own sample event shows it
 /// as an array, which the response schema does not accept). `None` when `groupConfiguration` is
 /// null, absent or not an object: the key is then left out of the response.
-pub fn group_override_copy(group_configuration: Option<&Value>) -> Option<Value> {
+pub(crate) fn group_override_copy(group_configuration: Option<&Value>) -> Option<Value> {
     let source = group_configuration?.as_object()?;
     let mut copy = Map::with_capacity(3);
     for key in ["groupsToOverride", "iamRolesToOverride"] {

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::clock::SharedClock;
 use crate::http::{HttpClient, checked_url};
-use crate::issuer::{KeyLocation, TrustedIssuer};
+use crate::subject::issuer::{KeyLocation, TrustedIssuer};
 
 /// The family and curve a key can verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -423,5 +423,16 @@ impl KeyStore {
             return Err(format!("HTTP {} from {}", response.status, url.path()));
         }
         Ok(response.body)
+    }
+}
+/// The key cache's fetches, as the metrics line reports them.
+#[cfg(feature = "lambda")]
+impl crate::metrics::FetchCounts for KeyStore {
+    fn fetch_count(&self) -> u64 {
+        KeyStore::fetch_count(self)
+    }
+
+    fn fetch_failure_count(&self) -> u64 {
+        KeyStore::fetch_failure_count(self)
     }
 }

@@ -11,16 +11,15 @@ use cognito::error::{ProvideErrorMetadata, SdkError};
 use cognito::operation::get_client_token::GetClientTokenError;
 
 use super::{AttemptError, Grant, Issued, Retry, issued, trigger_reason};
+use crate::aws::Deadline;
 use crate::reason::ReasonCode;
 use crate::secret::Secret;
 
 /// A Cognito client for `GetClientToken`: no SDK retries (the caller retries), attempts capped
 /// at `attempt_timeout`.
 pub fn client(sdk: &aws_config::SdkConfig, attempt_timeout: Duration) -> cognito::Client {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(attempt_timeout.min(Duration::from_secs(3)))
-        .operation_attempt_timeout(attempt_timeout)
-        .build();
+    let timeouts =
+        crate::aws::timeouts(attempt_timeout.min(Duration::from_secs(3)), Deadline::Attempt(attempt_timeout));
     let conf = cognito::config::Builder::from(sdk)
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .timeout_config(timeouts)

@@ -1,6 +1,6 @@
 //! AgentCore Gateway interceptor payloads: the input (MCP and HTTP flavours, REQUEST and
 //! RESPONSE), case-insensitive header lookup, and the three outputs (forward, pass through,
-//! short-circuit). Which target a request is for is decided in [`crate::route`].
+//! short-circuit). Which target a request is for is decided in [`crate::interceptor::route`].
 //!
 //! The event is read from its raw JSON text and never re-serialised: request and response bodies
 //! are kept as [`RawValue`]s borrowed from the input and written back byte for byte, so numbers
@@ -38,16 +38,6 @@ pub enum Flavour {
     Mcp,
     /// HTTP targets (e.g. AgentCore Runtime): key `http`, base64 body.
     Http,
-}
-
-impl Flavour {
-    /// The payload key.
-    pub const fn key(self) -> &'static str {
-        match self {
-            Self::Mcp => "mcp",
-            Self::Http => "http",
-        }
-    }
 }
 
 /// Header entries in the order the event lists them; a name may repeat.
@@ -213,18 +203,6 @@ impl Headers {
     }
 }
 
-/// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive); `None` for
-/// any other scheme, an empty token, or a token with inner whitespace.
-pub fn bearer_token(value: &str) -> Option<&str> {
-    let value = value.trim();
-    let (scheme, rest) = value.split_once([' ', '\t'])?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    let token = rest.trim_start();
-    (!token.is_empty() && !token.contains(char::is_whitespace)).then_some(token)
-}
-
 /// Decodes an HTTP-flavour body (standard base64); `Ok(None)` when there is none.
 pub fn http_body(body: Option<&RawValue>) -> Result<Option<Vec<u8>>, Rejection> {
     let Some(body) = body else { return Ok(None) };
@@ -366,18 +344,6 @@ mod tests {
         let h = headers(r#"{"authorization": ["Bearer x"]}"#);
         assert_eq!(h.get("Authorization"), HeaderValue::NotString);
         assert_eq!(Headers::default().get("Authorization"), HeaderValue::Absent);
-    }
-
-    #[test]
-    fn bearer_tokens_are_parsed_strictly() {
-        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
-        assert_eq!(bearer_token("bearer   abc "), Some("abc"));
-        assert_eq!(bearer_token("BEARER\tabc"), Some("abc"));
-        assert_eq!(bearer_token("Basic abc"), None);
-        assert_eq!(bearer_token("Bearer"), None);
-        assert_eq!(bearer_token("Bearer "), None);
-        assert_eq!(bearer_token("Bearer a b"), None);
-        assert_eq!(bearer_token("abc"), None);
     }
 
     fn raw(json: &str) -> Box<RawValue> {

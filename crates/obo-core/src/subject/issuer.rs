@@ -55,7 +55,7 @@ impl TrustedIssuer {
 }
 
 /// The DNS suffix of the AWS partition a region belongs to.
-pub fn dns_suffix(region: &str) -> &'static str {
+pub(crate) fn dns_suffix(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else if region.starts_with("us-isof-") {
@@ -73,7 +73,7 @@ pub fn dns_suffix(region: &str) -> &'static str {
 
 /// Whether `iss` is one of the two Cognito issuer forms of the pool `pool_id` in `region`.
 /// Compares without allocating (this runs on every trigger invocation).
-pub fn is_pool_issuer(iss: &str, region: &str, pool_id: &str) -> bool {
+pub(crate) fn is_pool_issuer(iss: &str, region: &str, pool_id: &str) -> bool {
     let Some(rest) = iss.strip_prefix("https://") else {
         return false;
     };
@@ -88,7 +88,7 @@ pub fn is_pool_issuer(iss: &str, region: &str, pool_id: &str) -> bool {
 }
 
 /// The `(region, pool id)` of a Cognito issuer URL, if it is one.
-pub fn cognito_pool_of(iss: &str) -> Option<(&str, &str)> {
+pub(crate) fn cognito_pool_of(iss: &str) -> Option<(&str, &str)> {
     let rest = iss.strip_prefix("https://")?;
     let rest = rest.strip_prefix("issuer-cognito-idp.").or_else(|| rest.strip_prefix("cognito-idp."))?;
     let (host_rest, pool_id) = rest.split_once('/')?;
@@ -99,7 +99,8 @@ pub fn cognito_pool_of(iss: &str) -> Option<(&str, &str)> {
 
 /// The pool id and its region from the last path segment of any issuer whose last segment looks
 /// like a pool id (`<region>_<id>`): Cognito's own issuers and the local emulator's.
-pub fn pool_in_issuer(iss: &str) -> Option<(&str, &str)> {
+#[cfg_attr(not(feature = "lambda"), allow(dead_code))]
+pub(crate) fn pool_in_issuer(iss: &str) -> Option<(&str, &str)> {
     let pool_id = iss.trim_end_matches('/').rsplit('/').next()?;
     if !is_pool_id(pool_id) {
         return None;
@@ -108,21 +109,33 @@ pub fn pool_in_issuer(iss: &str) -> Option<(&str, &str)> {
     Some((region, pool_id))
 }
 
-fn is_pool_id(s: &str) -> bool {
-    match s.split_once('_') {
-        Some((region, id)) => {
-            !region.is_empty()
-                && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !id.is_empty()
-                && id.bytes().all(|b| b.is_ascii_alphanumeric())
-        }
-        None => false,
-    }
+/// Whether `s` is a Cognito user pool id, `<region>_<id>`: the region in lower case (letters,
+/// digits, `-`, at least one `-`, as every AWS region code), the id letters and digits. The one
+/// rule of the project (the interceptor's `OBO_USER_POOL_ID`, issuer parsing, the local Cognito).
+pub fn is_pool_id(s: &str) -> bool {
+    s.split_once('_').is_some_and(|(region, id)| {
+        region.contains('-')
+            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !id.is_empty()
+            && id.bytes().all(|b| b.is_ascii_alphanumeric())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pool_ids_have_a_lower_case_region() {
+        for id in ["us-east-1_AbC123", "cn-north-1_X", "us-gov-west-1_a1"] {
+            assert!(is_pool_id(id), "{id}");
+        }
+        for id in
+            ["US-EAST-1_abc", "useast1_abc", "us-east-1_", "_abc", "x", "us-east-1_a-b", "us-east-1_a_b"]
+        {
+            assert!(!is_pool_id(id), "{id}");
+        }
+    }
 
     #[test]
     fn pool_issuers_in_both_forms_and_partitions() {

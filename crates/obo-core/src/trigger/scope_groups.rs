@@ -16,8 +16,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::interceptor::targets::{Mode, Targets};
 use crate::reason::{ReasonCode, Rejection};
-use crate::targets::{Mode, Targets};
 
 /// The configured scope groups; none means every request must ask for exactly one scope.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

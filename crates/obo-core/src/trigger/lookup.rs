@@ -17,9 +17,10 @@ use std::time::Duration;
 use aws_sdk_cognitoidentityprovider as cognito;
 use serde_json::{Map, Value};
 
-use crate::issuer::pool_in_issuer;
+use crate::aws::Deadline;
 use crate::reason::{ReasonCode, Rejection};
-use crate::verify::VerifiedSubject;
+use crate::subject::issuer::pool_in_issuer;
+use crate::subject::verify::VerifiedSubject;
 
 /// Which lookup to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,18 +46,10 @@ impl UserLookup {
     /// Loads the SDK configuration from the environment (region, credentials, endpoint overrides)
     /// with short timeouts: the whole trigger must answer Cognito within 5 s.
     pub async fn from_env(mode: LookupMode, timeout: Duration) -> Self {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(timeout)
-            .operation_timeout(timeout)
-            .build();
+        let timeouts = crate::aws::timeouts(timeout, Deadline::Operation(timeout));
         let sdk =
             aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
         Self { mode, sdk, clients: RwLock::default() }
-    }
-
-    /// The lookup mode.
-    pub fn mode(&self) -> LookupMode {
-        self.mode
     }
 
     /// Looks the subject's user up; returns its attributes (string values).

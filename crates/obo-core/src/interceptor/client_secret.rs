@@ -128,6 +128,7 @@ impl ClientSecret {
 
 /// Reads a Secrets Manager secret string: the whole string, or the `client_secret` member of a
 /// JSON object.
+#[cfg_attr(not(feature = "token-client"), allow(dead_code))]
 pub fn secret_from_string(raw: &str) -> Result<Secret, String> {
     let trimmed = raw.trim();
     if trimmed.starts_with('{') {

@@ -10,10 +10,10 @@ use serde_json::{Map, Value};
 
 use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env};
-use crate::issuer::{TrustedIssuer, is_pool_issuer};
-use crate::jwks::{KeyError, KeyStore};
-use crate::jwt::{DEFAULT_MAX_TOKEN_BYTES, decompose};
 use crate::reason::{ReasonCode, Rejection};
+use crate::subject::issuer::{TrustedIssuer, is_pool_issuer};
+use crate::subject::jwks::{KeyError, KeyStore};
+use crate::subject::jwt::{DEFAULT_MAX_TOKEN_BYTES, decompose};
 
 /// Which kind of Cognito token the subject must be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -450,7 +450,7 @@ const ASYMMETRIC: [(Algorithm, &str); 9] = [
 ];
 
 /// The JOSE name of an allowed (asymmetric) algorithm; `None` for symmetric ones.
-pub fn alg_name(alg: Algorithm) -> Option<&'static str> {
+pub(crate) fn alg_name(alg: Algorithm) -> Option<&'static str> {
     ASYMMETRIC.iter().find(|(a, _)| *a == alg).map(|(_, n)| *n)
 }
 

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 
-use crate::pretoken::ON_BEHALF_OF_TOKEN;
+use crate::trigger::event::ON_BEHALF_OF_TOKEN;
 
 /// What the interceptor does for a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -248,10 +248,10 @@ impl Targets {
 
 /// Whether a string is a plausible gateway target name: 1–100 ASCII letters, digits, `-` or
 /// `_`, without the `___` tool separator.
-pub fn is_target_name(name: &str) -> bool {
+pub(crate) fn is_target_name(name: &str) -> bool {
     (1..=100).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && !name.contains(crate::gateway::TOOL_SEPARATOR)
+        && !name.contains(crate::interceptor::payload::TOOL_SEPARATOR)
 }
 
 /// Whether `uri` starts with `prefix`, the scheme (up to the first `:`) compared ignoring ASCII
@@ -265,7 +265,7 @@ fn uri_starts_with(uri: &str, prefix: &str) -> bool {
 
 fn check_resource_uris(prefixes: &[String]) -> Result<(), String> {
     for (i, prefix) in prefixes.iter().enumerate() {
-        if crate::route::uri_scheme(prefix).is_none() {
+        if crate::interceptor::route::uri_scheme(prefix).is_none() {
             return Err(format!(
                 "`resource_uris` holds {prefix:?}, which does not start with a URI scheme (such as `crm://`)"
             ));

@@ -12,7 +12,7 @@
 use serde_json::{Map, Value};
 
 /// The on-behalf-of claims added by default, as `(target, sources)`.
-pub const DEFAULT_OBO_CLAIMS: &[(&str, &str)] = &[
+pub(crate) const DEFAULT_OBO_CLAIMS: &[(&str, &str)] = &[
     ("obo_sub", "sub"),
     ("obo_username", "username|cognito:username"),
     ("obo_client_id", "client_id|aud"),
@@ -23,13 +23,13 @@ pub const DEFAULT_OBO_CLAIMS: &[(&str, &str)] = &[
 ];
 
 /// The claim the interceptor checks in every minted token.
-pub const OBO_SUB: &str = "obo_sub";
+pub(crate) const OBO_SUB: &str = "obo_sub";
 
 /// The prefix of the on-behalf-of claims: never in a user's own token (`OBO_USER_CLAIM_MAP`).
-pub const OBO_PREFIX: &str = "obo_";
+pub(crate) const OBO_PREFIX: &str = "obo_";
 
 /// Claims no pre-token trigger may add, change or suppress (besides every `cognito:` claim).
-pub const RESERVED_CLAIMS: &[&str] = &[
+pub(crate) const RESERVED_CLAIMS: &[&str] = &[
     "sub",
     "username",
     "client_id",
@@ -205,7 +205,7 @@ fn parse_sources(spec: &str) -> Result<Vec<Source>, String> {
 }
 
 /// The serialized size of `claims`, without allocating the JSON.
-pub fn json_size(claims: &Map<String, Value>) -> usize {
+pub(crate) fn json_size(claims: &Map<String, Value>) -> usize {
     struct Counter(usize);
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

@@ -1,5 +1,5 @@
 //! Which target a gateway request is for: the one classification of every request, MCP and HTTP.
-//! The README's "How requests are handled" table is this module in prose.
+//! docs/interceptor.md's "How requests are handled" table is this module in prose.
 //!
 //! | MCP method | how the target is found | [`Route`] |
 //! |---|---|---|
@@ -18,9 +18,9 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::gateway::{HeaderValue, Headers, TOOL_SEPARATOR, object};
+use crate::interceptor::payload::{HeaderValue, Headers, TOOL_SEPARATOR, object};
+use crate::interceptor::targets::is_target_name;
 use crate::reason::{ReasonCode, Rejection};
-use crate::targets::is_target_name;
 
 /// Where a request goes, as far as the event tells.
 #[derive(Debug, PartialEq, Eq)]

@@ -152,7 +152,9 @@ fn success(body: &[u8], exchange: bool, now_ms: u64) -> Result<Issued, AttemptEr
     }
     let expires_in = match parsed.expires_in {
         None => None,
-        Some(v) => Some(crate::verify::numeric_date(&v).ok_or_else(|| bad("has an invalid expires_in"))?),
+        Some(v) => {
+            Some(crate::subject::verify::numeric_date(&v).ok_or_else(|| bad("has an invalid expires_in"))?)
+        }
     };
     issued(parsed.access_token.unwrap_or_default(), expires_in, now_ms)
 }

@@ -1,5 +1,5 @@
 //! Taking a compact JWS apart, before anything is trusted: size cap, three base64url parts, a
-//! JSON header and payload. Nothing here checks a signature; see [`crate::verify`] for that.
+//! JSON header and payload. Nothing here checks a signature; see [`crate::subject::verify`] for that.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,7 +13,7 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 * 1024;
 /// Header parameters that would let a token choose its own key; never honoured, always refused.
 const KEY_CHOOSING_HEADERS: [&str; 5] = ["jku", "x5u", "jwk", "x5c", "crit"];
 
-/// A JWT split into its parts. Claims are *unverified* until [`crate::verify`] says otherwise.
+/// A JWT split into its parts. Claims are *unverified* until [`crate::subject::verify`] says otherwise.
 #[derive(Debug)]
 pub struct Jwt<'a> {
     /// The header's `alg`.

@@ -20,14 +20,13 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 
-use crate::client_secret::ClientSecret;
 use crate::clock::SharedClock;
 use crate::http::HttpClient;
-use crate::jwt::unverified_claims;
-use crate::metrics::{IdpReport, IdpStatus};
+use crate::interceptor::client_secret::ClientSecret;
 use crate::reason::{ReasonCode, Rejection};
 use crate::secret::Secret;
-use crate::verify::numeric_date;
+use crate::subject::jwt::unverified_claims;
+use crate::subject::verify::numeric_date;
 
 /// An attempt needs at least this much of the budget to be worth starting.
 const MIN_ATTEMPT: Duration = Duration::from_millis(50);
@@ -159,6 +158,97 @@ impl AttemptError {
     }
 }
 
+/// The identity provider's answer to one token request, as a status class (the `IdpStatus`
+/// dimension): the HTTP status of the token endpoint or of Cognito's API, or how the attempt
+/// failed without one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum IdpStatus {
+    /// 2xx.
+    Success,
+    /// 3xx (never followed: a misconfigured endpoint).
+    Redirect,
+    /// 400 (OAuth errors; a refusing pre-token trigger).
+    BadRequest,
+    /// 401.
+    Unauthorized,
+    /// 403.
+    Forbidden,
+    /// 429 (throttled).
+    Throttled,
+    /// Any other 4xx.
+    ClientError,
+    /// 5xx.
+    ServerError,
+    /// No answer within the attempt's deadline.
+    Timeout,
+    /// No connection (DNS, TCP, TLS) or the connection broke.
+    Connect,
+    /// Anything else (an answer too large to read, a local failure).
+    Error,
+}
+
+impl IdpStatus {
+    /// Every class, in `repr` order.
+    pub const ALL: [IdpStatus; 11] = [
+        Self::Success,
+        Self::Redirect,
+        Self::BadRequest,
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::Throttled,
+        Self::ClientError,
+        Self::ServerError,
+        Self::Timeout,
+        Self::Connect,
+        Self::Error,
+    ];
+
+    /// The class of an HTTP status.
+    pub const fn from_http(status: u16) -> Self {
+        match status {
+            200..=299 => Self::Success,
+            300..=399 => Self::Redirect,
+            400 => Self::BadRequest,
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            429 => Self::Throttled,
+            402..=499 => Self::ClientError,
+            500..=599 => Self::ServerError,
+            _ => Self::Error,
+        }
+    }
+
+    /// The dimension value: `2xx`, `3xx`, `400`, `401`, `403`, `429`, `4xx`, `5xx`, `timeout`,
+    /// `connect` or `error`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "2xx",
+            Self::Redirect => "3xx",
+            Self::BadRequest => "400",
+            Self::Unauthorized => "401",
+            Self::Forbidden => "403",
+            Self::Throttled => "429",
+            Self::ClientError => "4xx",
+            Self::ServerError => "5xx",
+            Self::Timeout => "timeout",
+            Self::Connect => "connect",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// One token acquisition as the identity provider saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdpReport {
+    /// The class of the last attempt's answer (the one that decided the outcome).
+    pub status: IdpStatus,
+    /// Attempts made (retries included).
+    pub attempts: u32,
+    /// From the first attempt to the result, retries and backoff included.
+    pub latency: Duration,
+}
+
 /// What the identity provider answered while one token was acquired, noted attempt by attempt
 /// (for logs and metrics). Atomics, so that a future holding a reference to it stays `Send`.
 #[derive(Debug, Default)]
@@ -240,11 +330,6 @@ impl TokenClient {
     /// The app client id.
     pub fn client_id(&self) -> &str {
         &self.client_id
-    }
-
-    /// The transport.
-    pub fn transport(&self) -> &Transport {
-        &self.transport
     }
 
     /// Requests a token, retrying within the policy.
@@ -404,6 +489,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn http_statuses_fall_into_their_classes() {
+        let cases = [(200, "2xx"), (204, "2xx"), (302, "3xx"), (400, "400"), (401, "401"), (403, "403")];
+        let more = [(404, "4xx"), (429, "429"), (500, "5xx"), (503, "5xx"), (99, "error")];
+        for (status, class) in cases.into_iter().chain(more) {
+            assert_eq!(IdpStatus::from_http(status).as_str(), class, "{status}");
+        }
+        for (i, s) in IdpStatus::ALL.iter().enumerate() {
+            assert_eq!(*s as usize, i);
+        }
+    }
+
+    #[test]
     fn trigger_codes_are_read_from_descriptions() {
         let d = "PreTokenGenerationV3_0 failed with error subject_expired: the token has expired.";
         assert_eq!(trigger_reason(d), Some(ReasonCode::SubjectExpired));
@@ -427,8 +524,10 @@ mod tests {
 
     #[test]
     fn expiry_is_the_earlier_of_expires_in_and_exp() {
-        let t =
-            crate::jwt::b64url(r#"{"alg":"RS256"}"#) + "." + &crate::jwt::b64url(r#"{"exp":2000}"#) + ".c2ln";
+        let t = crate::subject::jwt::b64url(r#"{"alg":"RS256"}"#)
+            + "."
+            + &crate::subject::jwt::b64url(r#"{"exp":2000}"#)
+            + ".c2ln";
         let i = issued(t.clone(), Some(3600), 1_000_000).unwrap();
         assert_eq!(i.expires_at_ms, 2_000_000);
         let i = issued(t, Some(60), 1_000_000).unwrap();
