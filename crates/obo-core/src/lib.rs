@@ -3,7 +3,7 @@
 //! `interceptor`) are thin wrappers around it.
 //!
 //! - [`trigger`]: the Cognito pre-token-generation V3 trigger's logic.
-//! - [`verify`], [`jwks`], [`jwt`], [`issuer`]: subject-token verification.
+//! - [`verify`], [`jwks`], [`jwt`], [`issuer`], [`issuer_profile`]: subject-token verification.
 //! - [`claims`]: which claims the minted token carries; [`scope_groups`]: which scopes one
 //!   on-behalf-of token may carry.
 //! - [`pretoken`]: Cognito trigger event types.
@@ -21,6 +21,8 @@ pub mod gateway;
 pub mod http;
 pub mod interceptor;
 pub mod issuer;
+pub mod issuer_claims;
+pub mod issuer_profile;
 pub mod jwks;
 pub mod jwt;
 pub mod logging;
