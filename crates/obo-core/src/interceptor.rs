@@ -249,10 +249,11 @@ impl Interceptor {
         let (decision, id) = self.decide(flavour, request, log);
         // Several providers: the gateway's authorizer checked one, so every request is verified
         // here, before anything is forwarded.
-        if self.config.verifies_every_request() && !matches!(decision, Decision::Reject(..)) {
-            if let Err(rejection) = self.verify_inbound(&request.headers).await {
-                return reject(flavour, id.as_deref(), rejection, None, log);
-            }
+        if self.config.verifies_every_request()
+            && !matches!(decision, Decision::Reject(..))
+            && let Err(rejection) = self.verify_inbound(&request.headers).await
+        {
+            return reject(flavour, id.as_deref(), rejection, None, log);
         }
         let policy = match decision {
             Decision::PassThrough => {

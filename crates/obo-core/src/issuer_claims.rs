@@ -10,6 +10,9 @@ use crate::issuer_profile::ProfileName;
 use crate::reason::{ReasonCode, Rejection};
 use crate::verify::VerifierSettings;
 
+/// The claim map of each issuer with a non-Cognito profile, by issuer.
+pub type IssuerClaimMaps = Vec<(String, ClaimMap)>;
+
 /// `OBO_CLAIM_MAP` built once per issuer with a non-Cognito profile (its username, client and
 /// groups claims as the defaults' sources), and the validated `OBO_REQUIRED_CLAIMS`.
 pub fn claim_maps(
@@ -17,7 +20,7 @@ pub fn claim_maps(
     verifier: &VerifierSettings,
     spec: &str,
     cognito: &ClaimMap,
-) -> Result<(Vec<(String, ClaimMap)>, Vec<String>), ConfigError> {
+) -> Result<(IssuerClaimMaps, Vec<String>), ConfigError> {
     let mut maps = Vec::new();
     for profile in verifier.profiles.listed().iter().filter(|p| p.name != ProfileName::Cognito) {
         let map = ClaimMap::obo_with(&profile.claim_defaults(), spec).map_err(|e| {

@@ -383,7 +383,8 @@ async fn generic_profiles_and_the_organization_claim() {
 #[test]
 fn profiles_missing_what_they_need_stop_the_cold_start() {
     let entra = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0";
-    let cases: Vec<(Value, &[(&str, &str)], &str, &str)> = vec![
+    type Case = (Value, &'static [(&'static str, &'static str)], &'static str, &'static str);
+    let cases: Vec<Case> = vec![
         (
             json!({"https://a.example/": {"profile": "auth0", "clients": ["c"]}}),
             &[],
