@@ -264,6 +264,14 @@ impl Interceptor {
 
     async fn request(&self, flavour: Flavour, request: &GatewayRequest<'_>, log: &mut Log) -> String {
         let (decision, id) = self.decide(flavour, request, log);
+        // Several providers: the gateway's authorizer checked one, so every request is verified
+        // here, before anything is forwarded.
+        if self.config.verifies_every_request()
+            && !matches!(decision, Decision::Reject(..))
+            && let Err(rejection) = self.verify_inbound(&request.headers).await
+        {
+            return reject(flavour, id.resolve().as_deref(), rejection, None, log);
+        }
         let policy = match decision {
             Decision::PassThrough => {
                 log.outcome = "passthrough";
@@ -363,6 +371,14 @@ impl Interceptor {
         }
     }
 
+    /// Verifies the request's user token with the issuer profiles (`OBO_VERIFY_INBOUND`).
+    async fn verify_inbound(&self, headers: &Headers) -> Result<(), Rejection> {
+        let Some(verifier) = &self.verifier else {
+            return Err(Rejection::new(ReasonCode::Misconfigured, "inbound verification is not configured"));
+        };
+        verifier.verify(user_token(headers)?, None).await.map(drop)
+    }
+
     /// The minted token for this user and target: from the cache, or from the identity provider.
     async fn token_for(
         &self,
@@ -382,6 +398,10 @@ impl Interceptor {
             Some(Value::String(sub)) if !sub.is_empty() => sub.as_str(),
             _ => return Err(Rejection::new(ReasonCode::SubjectClaimInvalid, "the user token has no `sub`")),
         };
+        let iss = match claims.get("iss") {
+            Some(Value::String(iss)) if !iss.is_empty() => iss.as_str(),
+            _ => return Err(Rejection::new(ReasonCode::SubjectClaimInvalid, "the user token has no `iss`")),
+        };
         let (Some(minter), Some(fields)) = (&self.minter, self.key_fields.get(&policy.name)) else {
             return Err(Rejection::new(ReasonCode::Misconfigured, "no token client is configured"));
         };
@@ -397,14 +417,14 @@ impl Interceptor {
             async {
                 if let Some(verifier) = &self.verifier {
                     let verified = verifier.verify(user_token, None).await?;
-                    if verified.sub() != sub {
+                    if verified.sub() != sub || verified.issuer() != iss {
                         return Err(Rejection::new(
                             ReasonCode::SubjectClaimInvalid,
-                            "`sub` changed on verification",
+                            "`sub` or `iss` changed on verification",
                         ));
                     }
                 }
-                minter.mint(policy, user_token, sub, &self.cache, &calls).await
+                minter.mint(policy, user_token, iss, sub, &self.cache, &calls).await
             }
             .instrument(span)
         };
@@ -484,7 +504,6 @@ fn response_status(response: &RawValue) -> Option<u64> {
     serde_json::from_str::<Status>(response.get()).ok()?.status
 }
 
-/// The JSON-RPC `id` of a decoded HTTP-flavour body, when it is a JSON object with one.
 /// The request's JSON-RPC `id`, for an error answer: an MCP request's is read while routing; an
 /// HTTP request's decoded body is parsed for it only when an error answer needs it.
 enum ErrorId {

@@ -11,7 +11,9 @@
 //!   ([`interceptor::payload`]), which target a request is for ([`interceptor::route`]), the
 //!   targets' policy ([`interceptor::targets`]), token acquisition ([`interceptor::token_client`],
 //!   [`interceptor::client_secret`]) and the token cache ([`interceptor::token_cache`]).
-//! - [`subject`]: the user's token — decomposed, its issuer trusted, its key fetched, verified;
+//! - [`subject`]: the user's token — decomposed, its issuer trusted and profiled
+//!   ([`subject::issuer_profile`]: Cognito, RFC 9068, generic and the provider presets), its key
+//!   fetched, verified;
 //!   shared by both Lambdas and `obo-target`.
 //! - Shared: [`bearer`] (the one `Authorization: Bearer` parser), [`reason`] (the stable reason codes every rejection carries), [`metrics`] (one
 //!   CloudWatch Embedded Metric Format line per invocation), [`env`](mod@env), [`http`], [`clock`],

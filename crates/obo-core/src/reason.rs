@@ -36,6 +36,12 @@ pub enum ReasonCode {
     SubjectTooOld,
     /// A claim of the subject token is missing or of the wrong JSON type.
     SubjectClaimInvalid,
+    /// The subject token's audience (`aud`) is missing or not one the issuer's profile accepts.
+    SubjectWrongAudience,
+    /// The subject token is from another tenant of the issuer's provider (Entra `tid`).
+    SubjectWrongTenant,
+    /// A claim the minted token must carry (`OBO_REQUIRED_CLAIMS`) is missing for this user.
+    SubjectClaimMissing,
     /// The subject token's `token_use` is not the expected one.
     SubjectWrongTokenUse,
     /// The subject token was issued to an app client that is not allowed.
@@ -101,6 +107,9 @@ impl ReasonCode {
         Self::SubjectTooOld,
         Self::SubjectClaimInvalid,
         Self::SubjectWrongTokenUse,
+        Self::SubjectWrongAudience,
+        Self::SubjectWrongTenant,
+        Self::SubjectClaimMissing,
         Self::SubjectClientNotAllowed,
         Self::SubjectIsMachine,
         Self::SubjectAlreadyDelegated,
@@ -141,6 +150,9 @@ impl ReasonCode {
             Self::SubjectTooOld => "subject_too_old",
             Self::SubjectClaimInvalid => "subject_claim_invalid",
             Self::SubjectWrongTokenUse => "subject_wrong_token_use",
+            Self::SubjectWrongAudience => "subject_wrong_audience",
+            Self::SubjectWrongTenant => "subject_wrong_tenant",
+            Self::SubjectClaimMissing => "subject_claim_missing",
             Self::SubjectClientNotAllowed => "subject_client_not_allowed",
             Self::SubjectIsMachine => "subject_is_machine",
             Self::SubjectAlreadyDelegated => "subject_already_delegated",
@@ -186,12 +198,15 @@ impl ReasonCode {
             | Self::SubjectTooOld
             | Self::SubjectClaimInvalid
             | Self::SubjectWrongTokenUse
+            | Self::SubjectWrongAudience
+            | Self::SubjectWrongTenant
             | Self::SubjectIsMachine
             | Self::SubjectAlreadyDelegated
             | Self::SubjectRevoked
             | Self::TokenNotForTarget => 401,
             Self::CallerNotAllowed
             | Self::SubjectClientNotAllowed
+            | Self::SubjectClaimMissing
             | Self::SubjectUserDisabled
             | Self::OboDenied
             | Self::ScopeNotAllowed

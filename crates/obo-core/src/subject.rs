@@ -3,6 +3,7 @@
 //! check and `obo-target`.
 
 pub mod issuer;
+pub(crate) mod issuer_profile;
 pub mod jwks;
 pub mod jwt;
 pub mod verify;

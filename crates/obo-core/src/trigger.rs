@@ -11,6 +11,7 @@
 
 pub mod claims;
 pub mod event;
+mod issuer_claims;
 #[cfg(feature = "user-lookup")]
 pub(crate) mod lookup;
 pub(crate) mod scope_groups;
@@ -57,8 +58,14 @@ pub struct TriggerConfig {
     pub verifier: VerifierSettings,
     /// JWKS cache limits.
     pub keys: KeyStoreSettings,
-    /// Claims added to on-behalf-of tokens (`OBO_CLAIM_MAP`).
+    /// Claims added to on-behalf-of tokens (`OBO_CLAIM_MAP`) for Cognito users.
     pub claim_map: ClaimMap,
+    /// The same map for each issuer with a non-Cognito profile (its username, client and
+    /// groups claims as defaults).
+    pub issuer_claim_maps: Vec<(String, ClaimMap)>,
+    /// Claims every on-behalf-of token must carry (`OBO_REQUIRED_CLAIMS`), else
+    /// `subject_claim_missing`.
+    pub required_claims: Vec<String>,
     /// Claims added to users' own access tokens (`OBO_USER_CLAIM_MAP`).
     pub user_claim_map: ClaimMap,
     /// Which scopes one on-behalf-of token may carry (`OBO_SCOPE_GROUPS`).
@@ -79,7 +86,8 @@ impl TriggerConfig {
         let env = Env::new(source);
         let caller_client_ids = env.list("OBO_CALLER_CLIENT_IDS")?;
         let verifier = VerifierSettings::from_env(&env)?;
-        if !caller_client_ids.is_empty() && verifier.client_ids.is_empty() {
+        if !caller_client_ids.is_empty() && verifier.client_ids.is_empty() && verifier.uses_default_profile()
+        {
             return Err(ConfigError::new(
                 "OBO_SUBJECT_CLIENT_IDS",
                 "is required when OBO_CALLER_CLIENT_IDS is set: name the app clients whose user tokens are accepted",
@@ -123,8 +131,10 @@ impl TriggerConfig {
                 ));
             }
         }
-        let claim_map = ClaimMap::obo(&env.string("OBO_CLAIM_MAP").unwrap_or_default())
-            .map_err(|e| ConfigError::new("OBO_CLAIM_MAP", e))?;
+        let claim_spec = env.string("OBO_CLAIM_MAP").unwrap_or_default();
+        let claim_map = ClaimMap::obo(&claim_spec).map_err(|e| ConfigError::new("OBO_CLAIM_MAP", e))?;
+        let (issuer_claim_maps, required_claims) =
+            issuer_claims::claim_maps(&env, &verifier, &claim_spec, &claim_map)?;
         if claim_map.needs_user_attributes() && user_lookup == UserLookupSetting::None {
             return Err(ConfigError::new("OBO_CLAIM_MAP", "`@attribute` sources need OBO_USER_LOOKUP"));
         }
@@ -137,6 +147,8 @@ impl TriggerConfig {
             verifier,
             keys: KeyStoreSettings::from_env(&env)?,
             claim_map,
+            issuer_claim_maps,
+            required_claims,
             user_claim_map,
             scope_groups,
             max_added_claims_bytes: env.number("OBO_MAX_ADDED_CLAIMS_BYTES", 2048, 256, 3072)?,
@@ -342,7 +354,10 @@ impl Trigger {
         let subject = self.verifier.verify(token, Some(pool)).await?;
         outcome.sub = Some(subject.sub().to_owned());
         let attributes = self.user_attributes(&subject, token).await?;
-        let claims = self.config.claim_map.apply(&subject.claims, attributes.as_ref());
+        let map =
+            issuer_claims::map_for(&self.config.issuer_claim_maps, &self.config.claim_map, subject.issuer());
+        let claims = map.apply(&subject.claims, attributes.as_ref());
+        issuer_claims::check_required(&self.config.required_claims, &claims)?;
         if json_size(&claims) > self.config.max_added_claims_bytes {
             return Err(Rejection::new(
                 ReasonCode::ClaimsTooLarge,

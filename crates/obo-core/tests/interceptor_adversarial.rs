@@ -168,9 +168,14 @@ async fn minted_tokens_of_nobody_or_of_another_user_are_never_forwarded() {
     let (interceptor, _clock) = idp.interceptor(&[]).await;
     let alice = idp.user_token(&new_sub(), 3600);
     let bob = idp.user_token(&new_sub(), 3600);
-    idp.script([Reply::WithoutOboSub, Reply::OtherUser]);
+    let carol = idp.user_token(&new_sub(), 3600);
+    idp.script([Reply::WithoutOboSub, Reply::OtherUser, Reply::OtherIssuer]);
     expect(&run(&interceptor, call_as("crm___x", &alice), &alice).await, 500, "obo_claims_missing");
     expect(&run(&interceptor, call_as("crm___x", &bob), &bob).await, 500, "obo_claims_missing");
+    // The same `sub` at another identity provider is another user: `obo_iss` is checked too.
+    let out = run(&interceptor, call_as("crm___x", &carol), &carol).await;
+    expect(&out, 500, "obo_claims_missing");
+    assert!(forwarded_token(&out).is_none());
 }
 
 #[tokio::test]

@@ -125,3 +125,46 @@ async fn verify_inbound_stops_forged_tokens_before_the_identity_provider() {
     assert_eq!(short_circuit(&out).unwrap().0, 401);
     assert_eq!(idp.calls(), 1, "no forged token reached the identity provider");
 }
+
+/// Two identity providers: the gateway's one `CUSTOM_JWT` authorizer checks only one, so
+/// `OBO_VERIFY_INBOUND` is mandatory and covers every request, pass-through targets included.
+#[tokio::test]
+async fn several_issuers_make_inbound_verification_mandatory_for_every_request() {
+    let idp = FakeIdp::start().await;
+    let profiles = json!({"https://idp.example.org/": {"profile": "auth0", "audience": "https://crm/api", "clients": ["web"]}})
+        .to_string();
+    let base = [
+        ("OBO_SUBJECT_ISSUERS", idp.issuer.as_str()),
+        ("OBO_SUBJECT_CLIENT_IDS", USER_CLIENT),
+        ("OBO_ISSUER_PROFILES", profiles.as_str()),
+    ];
+    let mut env = idp.env();
+    env.extend(base.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let err =
+        obo_core::interceptor::InterceptorConfig::from_env(&env).expect_err("two providers, no verification");
+    assert!(err.to_string().contains("OBO_VERIFY_INBOUND"), "{err}");
+
+    let mut extra = base.to_vec();
+    extra.push(("OBO_VERIFY_INBOUND", "true"));
+    let (interceptor, _clock) = idp.interceptor(&extra).await;
+    let user = idp.user_token(&new_sub(), 3600);
+    let forger = obo_testkit::RsaSigner::generate("user-1");
+    let forged = forger.sign(&claims_of(&user).into());
+    // A pass-through target: the user's token is verified even though nothing is minted.
+    let out = interceptor.handle(call_as("weather___now", &user)).await;
+    assert!(short_circuit(&out).is_none(), "a valid user passes: {out}");
+    let out = interceptor.handle(call_as("weather___now", &forged)).await;
+    assert_eq!(short_circuit(&out), Some((401, "subject_bad_signature".into(), false)));
+    let out = interceptor.handle(call("weather___now", None)).await;
+    assert_eq!(short_circuit(&out).map(|s| s.1), Some("subject_missing".into()));
+    assert_eq!(idp.calls(), 0, "nothing minted for pass-through requests");
+    // The gateway's own requests (tools/list) too.
+    let mut list = call_as("weather___now", &forged);
+    let body = json!({"jsonrpc": "2.0", "id": 8, "method": "tools/list"});
+    list["mcp"]["rawGatewayRequest"]["body"] = json!(body.to_string());
+    list["mcp"]["gatewayRequest"]["body"] = body;
+    assert_eq!(
+        short_circuit(&interceptor.handle(list).await).map(|s| s.1),
+        Some("subject_bad_signature".into())
+    );
+}

@@ -91,6 +91,11 @@ fn a_user_lookup_needs_the_sdk_build_and_cognito_issuers() {
         ("OBO_CALLER_CLIENT_IDS", "m2m"),
         ("OBO_SUBJECT_CLIENT_IDS", "users"),
         ("OBO_SUBJECT_ISSUERS", "https://login.example.com/oauth2"),
+        // A non-Cognito issuer needs a profile; the lookup still needs a Cognito one.
+        (
+            "OBO_ISSUER_PROFILES",
+            r#"{"https://login.example.com/oauth2": {"profile": "rfc9068", "audience": "api", "clients": ["users"]}}"#,
+        ),
         ("OBO_USER_LOOKUP", "admin-get-user"),
     ]);
     let err = result.unwrap_err();

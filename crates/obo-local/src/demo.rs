@@ -312,3 +312,47 @@ pub async fn run(stack: &Stack, out: &mut dyn Write) -> Result<DemoSummary, Demo
     );
     Ok(summary)
 }
+
+/// What the external-provider part of the demo observed: `(user, obo_sub, obo_iss, org_id)` as
+/// crm saw them.
+#[derive(Debug, Default)]
+pub struct ExternalSummary {
+    /// One row per user of the provider who reached crm.
+    pub crm_saw: Vec<(String, String, String, String)>,
+}
+
+/// The demo with users of the local OpenID provider (a stack started with
+/// [`crate::stack::StackOptions::with_external_idp`]): carol (organization `org_acme`) and dave
+/// (no organization) sign in at the provider and reach crm as themselves.
+pub async fn run_external(stack: &Stack, out: &mut dyn Write) -> Result<ExternalSummary, DemoError> {
+    let oidc = stack.oidc.as_ref().ok_or_else(|| fail("external provider", "the stack has none"))?;
+    let mut t = Transcript { out };
+    let mut summary = ExternalSummary::default();
+    let _ = writeln!(
+        t.out,
+        "\nUsers from another identity provider: {} (Auth0-shaped, profile auth0); the gateway's authorizer \
+         checks its tokens' aud and azp, the pool only mints the on-behalf-of tokens.",
+        oidc.issuer()
+    );
+    for username in ["carol", "dave"] {
+        let started = Instant::now();
+        let token = oidc.sign_in(username).await.map_err(|e| fail("sign-in at the provider", e))?;
+        t.step(
+            username,
+            "signs in at the OpenID provider (password grant, audience = the gateway's API)",
+            started.elapsed(),
+        );
+        let client = connect(&stack.gateway_url(), Some(&token)).await.map_err(|e| fail("connect", e))?;
+        let who = tool(&mut t, stack, &client, username, "crm___whoami", json!({})).await?;
+        let row = (
+            username.to_owned(),
+            who["obo_sub"].as_str().unwrap_or_default().to_owned(),
+            who["obo_iss"].as_str().unwrap_or_default().to_owned(),
+            who["org_id"].as_str().unwrap_or("-").to_owned(),
+        );
+        t.line("crm saw", format!("obo_sub={} obo_iss={} org_id={}", row.1, row.2, row.3));
+        summary.crm_saw.push(row);
+        let _ = client.cancel().await;
+    }
+    Ok(summary)
+}

@@ -6,5 +6,6 @@ pub mod demo;
 pub mod gateway;
 pub mod invoke;
 pub mod lambda_host;
+pub mod oidc;
 pub mod stack;
 pub mod targets;

@@ -5,6 +5,8 @@
 //! - `obo-local up` — starts the stack and keeps it running for any MCP client.
 //!
 //! `--bin-dir DIR` says where the Lambda binaries are (default: next to this executable).
+//! `up --external-idp yes` has users sign in at a local OpenID provider shaped like Auth0 instead of
+//! the pool (docs/identity-providers.md); `demo` always ends with that part.
 //! `up --env-file FILE` also writes `GATEWAY_URL` and a fresh `ALICE_TOKEN` to FILE (mode 0600)
 //! for scripts such as `make inspector`.
 
@@ -15,7 +17,7 @@ use obo_local::cognito::USER_CLIENT;
 use obo_local::stack::{Stack, StackOptions};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: obo-local <demo|up> [--bin-dir DIR] [--env-file FILE]");
+    eprintln!("usage: obo-local <demo|up> [--bin-dir DIR] [--env-file FILE] [--external-idp yes]");
     ExitCode::from(2)
 }
 
@@ -25,7 +27,7 @@ async fn main() -> ExitCode {
     let Some(command) = args.first().cloned() else { return usage() };
     // Flags come in `--name value` pairs after the command.
     let flags = &args[1..];
-    let known = |name: &String| name == "--bin-dir" || name == "--env-file";
+    let known = |name: &String| name == "--bin-dir" || name == "--env-file" || name == "--external-idp";
     if !flags.len().is_multiple_of(2) || !flags.chunks(2).all(|pair| known(&pair[0])) {
         return usage();
     }
@@ -33,7 +35,11 @@ async fn main() -> ExitCode {
         Some(dir) => PathBuf::from(dir),
         None => std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)).unwrap_or_default(),
     };
-    let stack = match Stack::start(StackOptions::new(&bin_dir)).await {
+    let mut options = StackOptions::new(&bin_dir);
+    if command == "up" && flag(&args, "--external-idp") == Some("yes") {
+        options = options.with_external_idp();
+    }
+    let stack = match Stack::start(options).await {
         Ok(stack) => stack,
         Err(err) => {
             eprintln!("{err}");
@@ -41,7 +47,10 @@ async fn main() -> ExitCode {
         }
     };
     let code = match command.as_str() {
-        "demo" => demo(&stack).await,
+        "demo" => match demo(&stack).await {
+            ExitCode::SUCCESS => external_demo(&bin_dir).await,
+            failed => failed,
+        },
         "up" => up(&stack, flag(&args, "--env-file").map(PathBuf::from)).await,
         _ => usage(),
     };
@@ -114,8 +123,59 @@ async fn demo(stack: &Stack) -> ExitCode {
     }
 }
 
+/// The demo's second part: a stack whose users come from the local OpenID provider.
+async fn external_demo(bin_dir: &std::path::Path) -> ExitCode {
+    let stack = match Stack::start(StackOptions::new(bin_dir).with_external_idp()).await {
+        Ok(stack) => stack,
+        Err(err) => {
+            eprintln!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = obo_local::demo::run_external(&stack, &mut std::io::stdout()).await;
+    stack.shutdown().await;
+    match result {
+        Ok(summary)
+            if summary.crm_saw.iter().any(|(user, _, _, org)| user == "carol" && org == "org_acme") =>
+        {
+            ExitCode::SUCCESS
+        }
+        Ok(_) => ExitCode::FAILURE,
+        Err(err) => {
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn up(stack: &Stack, env_file: Option<PathBuf>) -> ExitCode {
     print_stack(stack);
+    if let Some(oidc) = &stack.oidc {
+        println!("\nUsers sign in at the OpenID provider {} (profile auth0), not the pool:", oidc.issuer());
+        for user in oidc.users() {
+            println!(
+                "  {:<8} password {:<16} org {}",
+                user.username,
+                obo_local::oidc::PASSWORD,
+                user.org_id.as_deref().unwrap_or("-")
+            );
+        }
+        println!(
+            "Get a user token:\n  curl -s {} -d grant_type=password -d username=carol -d password='{}' \\\n    -d client_id={} -d audience={}",
+            oidc.token_endpoint(),
+            obo_local::oidc::PASSWORD,
+            obo_local::oidc::WEB_CLIENT,
+            obo_local::oidc::API_AUDIENCE
+        );
+        println!(
+            "Then point any MCP client at {} with `Authorization: Bearer <token>`.",
+            stack.gateway_url()
+        );
+        println!("\nPress Ctrl-C to stop.");
+        let _ = tokio::signal::ctrl_c().await;
+        println!("stopping");
+        return ExitCode::SUCCESS;
+    }
     if let Some(path) = env_file {
         if let Err(err) = write_env_file(stack, &path).await {
             eprintln!("could not write {}: {err}", path.display());

@@ -15,6 +15,7 @@ use crate::cognito::{OBO_CLIENT, RESOURCE_SERVER, TOOL_SYNC_CLIENT, USER_CLIENT}
 use crate::gateway::{ClientCredentials, GatewayConfig, GatewayHandle, GatewayTarget};
 use crate::invoke::Invoke;
 use crate::lambda_host::{FunctionConfig, LambdaFunction};
+use crate::oidc::{API_AUDIENCE, OidcProvider, WEB_CLIENT};
 use crate::targets::{TargetHandle, crm, weather};
 
 /// Cognito's fixed wait for a trigger.
@@ -57,6 +58,10 @@ pub struct StackOptions {
     /// The Cognito emulator's loopback port (0: any free port). A target started before the
     /// stack knows the issuer from it: `http://127.0.0.1:<port>/<poolId>`.
     pub cognito_port: u16,
+    /// Users sign in with a standard OpenID provider shaped like Auth0 ([`OidcProvider`]) instead
+    /// of the pool: the gateway's authorizer and both Lambdas trust that provider (profile
+    /// `auth0`), and the pool only mints the on-behalf-of tokens.
+    pub external_idp: bool,
 }
 
 impl StackOptions {
@@ -73,7 +78,14 @@ impl StackOptions {
             interceptor_deadline: Duration::from_secs(10),
             extra_targets: Vec::new(),
             cognito_port: 0,
+            external_idp: false,
         }
+    }
+
+    /// Users from the local OpenID provider instead of the pool (see [`StackOptions::external_idp`]).
+    pub fn with_external_idp(mut self) -> Self {
+        self.external_idp = true;
+        self
     }
 
     /// Adds an on-behalf-of target listening at `url` (see [`StackOptions::extra_targets`]).
@@ -109,6 +121,8 @@ pub struct Stack {
     pub weather: TargetHandle,
     /// The gateway emulator.
     pub gateway: GatewayHandle,
+    /// The OpenID provider users sign in with, when it is not the pool.
+    pub oidc: Option<OidcProvider>,
 }
 
 /// The scope of a target on the demo resource server.
@@ -168,6 +182,18 @@ impl Stack {
                 json!({"mode": "obo", "scopes": [target_scope(name)], "metadata": {"target": name}});
         }
         let targets = targets.to_string();
+        let oidc = match options.external_idp {
+            true => Some(OidcProvider::start().await),
+            false => None,
+        };
+        // With the external provider, it is the one trusted issuer (its profile), in both Lambdas.
+        let external: Vec<(String, String)> = match &oidc {
+            Some(oidc) => vec![
+                ("OBO_SUBJECT_ISSUERS".into(), String::new()),
+                ("OBO_ISSUER_PROFILES".into(), oidc.profiles()),
+            ],
+            None => Vec::new(),
+        };
 
         let trigger = FunctionConfig::new("pre-token", &options.trigger_binary)
             .envs([
@@ -179,6 +205,7 @@ impl Stack {
                 ("OBO_SCOPE_GROUPS", targets.as_str()),
                 ("AWS_ENDPOINT_URL", cognito.base_url().as_str()),
             ])
+            .envs(external.clone())
             .envs(with_issuer(&options.trigger_env, &issuer));
         let trigger = Arc::new(LambdaFunction::start(trigger).await.map_err(|e| err("pre-token", e))?);
         trigger.ready(options.trigger_deadline).await.map_err(|e| err("pre-token cold start", e))?;
@@ -201,6 +228,7 @@ impl Stack {
                 ("OBO_CLIENT_SECRET", obo_secret.expose().to_owned()),
                 ("AWS_ENDPOINT_URL", cognito.base_url()),
             ])
+            .envs(external.clone())
             .envs(with_issuer(&options.interceptor_env, &issuer));
         let interceptor =
             Arc::new(LambdaFunction::start(interceptor).await.map_err(|e| err("interceptor", e))?);
@@ -217,8 +245,16 @@ impl Stack {
                 scopes: vec![scope],
             })
         };
-        let mut gateway = GatewayConfig::new(cognito.discovery_url())
-            .with_allowed_clients(options.gateway_allowed_clients.iter().cloned())
+        // AgentCore checks allowedClients against client_id: the provider names its client in `azp`,
+        // so the gateway checks the audience and a custom claim rule instead (as the template does).
+        let gateway = match &oidc {
+            Some(oidc) => GatewayConfig::new(oidc.discovery_url())
+                .with_allowed_audiences([API_AUDIENCE])
+                .with_custom_claim("azp", WEB_CLIENT),
+            None => GatewayConfig::new(cognito.discovery_url())
+                .with_allowed_clients(options.gateway_allowed_clients.iter().cloned()),
+        };
+        let mut gateway = gateway
             .with_target(
                 GatewayTarget::new("crm", crm.mcp_url()).with_credential(tool_sync(target_scope("crm"))?),
             )
@@ -233,7 +269,7 @@ impl Stack {
         }
         gateway.interceptor_timeout = options.interceptor_deadline;
         let gateway = crate::gateway::start(gateway).await.map_err(|e| err("gateway", e))?;
-        Ok(Self { cognito, trigger, interceptor, crm, weather, gateway })
+        Ok(Self { cognito, trigger, interceptor, crm, weather, gateway, oidc })
     }
 
     /// The gateway's MCP endpoint.

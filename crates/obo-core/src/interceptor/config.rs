@@ -86,6 +86,12 @@ pub struct InterceptorConfig {
 }
 
 impl InterceptorConfig {
+    /// Whether every request's user token is verified, pass-through ones included: with
+    /// `OBO_VERIFY_INBOUND` when several identity providers are trusted.
+    pub fn verifies_every_request(&self) -> bool {
+        self.verify_inbound && self.verifier.provider_count() > 1
+    }
+
     /// Reads and validates the configuration.
     pub fn from_env(source: &dyn EnvSource) -> Result<Self, ConfigError> {
         let env = Env::new(source);
@@ -107,12 +113,19 @@ impl InterceptorConfig {
                     "is required with OBO_VERIFY_INBOUND=true (the interceptor has no event pool)",
                 ));
             }
-            if verifier.client_ids.is_empty() {
+            if verifier.client_ids.is_empty() && verifier.uses_default_profile() {
                 return Err(ConfigError::new(
                     "OBO_SUBJECT_CLIENT_IDS",
                     "is required with OBO_VERIFY_INBOUND=true: name the app clients whose user tokens are accepted",
                 ));
             }
+        }
+        if verifier.provider_count() > 1 && !verify_inbound {
+            return Err(ConfigError::new(
+                "OBO_VERIFY_INBOUND",
+                "must be true when several identity providers are trusted: the gateway's one CUSTOM_JWT \
+                 authorizer checks one of them, so the interceptor verifies every request",
+            ));
         }
         let cache = CacheSettings {
             max_entries: NonZeroUsize::new(env.number("OBO_CACHE_MAX_ENTRIES", 10_000, 1, 1_000_000)?)

@@ -242,13 +242,15 @@ pub(super) struct Minter {
 }
 
 impl Minter {
-    /// Mints a token for `policy` on behalf of the user of `user_token` (whose `sub` is `sub`),
+    /// Mints a token for `policy` on behalf of the user of `user_token` (whose `iss` and `sub`
+    /// are `iss` and `sub`),
     /// and checks that it carries that user. The identity provider's answers are noted in `calls`
     /// (an actor token's are not: it is cached on its own).
     pub async fn mint(
         &self,
         policy: &TargetPolicy,
         user_token: &str,
+        iss: &str,
         sub: &str,
         cache: &TokenCache,
         calls: &IdpCalls,
@@ -279,7 +281,7 @@ impl Minter {
                 return Err(Rejection::new(ReasonCode::Internal, "this mode mints no token"));
             }
         };
-        check_minted(policy, self.client.client_id(), &issued, user_token, sub)?;
+        check_minted(policy, self.client.client_id(), &issued, user_token, iss, sub)?;
         Ok(Minted { token: issued.token, expires_at_ms: issued.expires_at_ms })
     }
 
@@ -311,7 +313,8 @@ impl Minter {
 
 /// The minted token must not be the user's own, must be a JWT, must name the user and must be
 /// for this target alone; any miss is `obo_claims_missing` and nothing is forwarded.
-/// - `obo`: `obo_sub` (added by the trigger) is the user's, `client_id` is the on-behalf-of
+/// - `obo`: `obo_iss` and `obo_sub` (added by the trigger) are the user's issuer and `sub` (a
+///   `sub` is unique only within its issuer), `client_id` is the on-behalf-of
 ///   client (`OBO_CLIENT_ID`), `scope` is exactly the set asked for;
 /// - `token-exchange`: `sub` is the user's (the user stays the subject), `aud` holds the
 ///   `audience` asked for (if any), `scope` is exactly the set asked for (if any): an identity
@@ -321,6 +324,7 @@ pub fn check_minted(
     client_id: &str,
     issued: &Issued,
     user_token: &str,
+    iss: &str,
     sub: &str,
 ) -> Result<(), Rejection> {
     let missing = |message: &str| Err(Rejection::new(ReasonCode::OboClaimsMissing, message));
@@ -351,6 +355,9 @@ pub fn check_minted(
                 return missing(
                     "the minted token's `obo_sub` is missing or not the user's (did the pre-token trigger run?)",
                 );
+            }
+            if !is("obo_iss", iss) {
+                return missing("the minted token's `obo_iss` is missing or not the user's issuer");
             }
             if !is("client_id", client_id) {
                 return missing(

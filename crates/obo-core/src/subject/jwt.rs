@@ -20,6 +20,8 @@ pub struct Jwt<'a> {
     pub alg: String,
     /// The header's `kid`, if any.
     pub kid: Option<String>,
+    /// The header's `typ`, if it is a string (RFC 9068 access tokens: `at+jwt`).
+    pub typ: Option<String>,
     /// The payload's claims.
     pub claims: Map<String, Value>,
     /// `base64url(header) "." base64url(payload)`: the signed bytes.
@@ -71,10 +73,11 @@ pub fn decompose(token: &str, max_bytes: usize) -> Result<Jwt<'_>, Rejection> {
         Some(Value::String(kid)) => Some(kid.clone()),
         Some(_) => return Err(malformed("the token's `kid` is not a string")),
     };
+    let typ = header.get("typ").and_then(Value::as_str).map(str::to_owned);
     let claims = decode_object(payload_b64)
         .ok_or_else(|| malformed("the token's payload is not a base64url JSON object"))?;
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
-    Ok(Jwt { alg, kid, claims, signing_input, signature })
+    Ok(Jwt { alg, kid, typ, claims, signing_input, signature })
 }
 
 /// The claims of a token *without verifying it*: for reading `exp` or `sub` of a token that
@@ -101,6 +104,27 @@ fn decode_object(part: &str) -> Option<Map<String, Value>> {
 /// Base64url-encodes bytes without padding (for building test tokens and JWKs).
 pub fn b64url(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A claim of `token` by name, or by JSON Pointer when `name` starts with `/`
+/// (`/realm_access/roles`).
+pub(crate) fn token_claim<'t>(token: &'t Map<String, Value>, name: &str) -> Option<&'t Value> {
+    let Some(pointer) = name.strip_prefix('/') else {
+        return token.get(name);
+    };
+    let (first, rest) = match pointer.split_once('/') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (pointer, None),
+    };
+    let value = token.get(&unescape_pointer(first))?;
+    match rest {
+        None => Some(value),
+        Some(rest) => value.pointer(&format!("/{rest}")),
+    }
+}
+
+fn unescape_pointer(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Verifying the on-behalf-of subject token, in the order of awslabs/aws-jwt-verify: structure →
 //! header and `alg` → issuer pinned → key by `kid` from that issuer only → signature → time
-//! claims → `token_use` → app client → delegation rules. The token never chooses how it is
+//! claims → the issuer's profile (token type, audience, app client, machine, delegation rules). The token never chooses how it is
 //! verified: the algorithm list, issuers and clients come from configuration.
 
 use std::sync::Arc;
@@ -12,6 +12,7 @@ use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env};
 use crate::reason::{ReasonCode, Rejection};
 use crate::subject::issuer::{TrustedIssuer, is_pool_issuer};
+use crate::subject::issuer_profile::{IssuerProfile, IssuerProfiles};
 use crate::subject::jwks::{KeyError, KeyStore};
 use crate::subject::jwt::{DEFAULT_MAX_TOKEN_BYTES, decompose};
 
@@ -60,6 +61,8 @@ pub struct VerifierSettings {
     pub max_age_secs: Option<u64>,
     /// Size cap on the token, checked before parsing.
     pub max_token_bytes: usize,
+    /// Each trusted issuer's profile (`OBO_ISSUER_PROFILES`), and the Cognito default.
+    pub profiles: IssuerProfiles,
 }
 
 /// The pool that invoked the trigger, for [`IssuerPolicy::EventPool`].
@@ -76,7 +79,7 @@ impl VerifierSettings {
     pub fn token_checks(&self) -> TokenChecks {
         TokenChecks {
             issuers: self.issuers.clone(),
-            algorithms: self.algorithms.clone(),
+            algorithms: self.profiles.all_algorithms(),
             leeway_secs: self.leeway_secs,
             max_age_secs: self.max_age_secs,
             max_token_bytes: self.max_token_bytes,
@@ -85,10 +88,11 @@ impl VerifierSettings {
 
     /// Reads the subject-verification variables shared by both Lambdas: `OBO_SUBJECT_ISSUERS`,
     /// `OBO_SUBJECT_CLIENT_IDS`, `OBO_SUBJECT_TOKEN_USE`, `OBO_SUBJECT_ALGORITHMS`,
-    /// `OBO_LEEWAY_SECONDS`, `OBO_MAX_SUBJECT_AGE_SECONDS`, `OBO_MAX_SUBJECT_BYTES`.
-    /// Unset issuers mean [`IssuerPolicy::EventPool`].
+    /// `OBO_LEEWAY_SECONDS`, `OBO_MAX_SUBJECT_AGE_SECONDS`, `OBO_MAX_SUBJECT_BYTES`, and
+    /// `OBO_ISSUER_PROFILES` (whose issuers are trusted too). No issuer at all means
+    /// [`IssuerPolicy::EventPool`].
     pub fn from_env(env: &Env<'_>) -> Result<Self, ConfigError> {
-        let issuers = env
+        let mut issuers = env
             .list("OBO_SUBJECT_ISSUERS")?
             .iter()
             .map(|raw| {
@@ -111,15 +115,50 @@ impl VerifierSettings {
         if algorithms.is_empty() {
             algorithms.push(Algorithm::RS256);
         }
+        let client_ids = env.list("OBO_SUBJECT_CLIENT_IDS")?;
+        let default = IssuerProfile::cognito("", token_use, client_ids.clone(), algorithms.clone());
+        let (profiles, added) = IssuerProfiles::from_env(env, default, &issuers)?;
+        issuers.extend(added);
         Ok(Self {
             issuers: if issuers.is_empty() { IssuerPolicy::EventPool } else { IssuerPolicy::Listed(issuers) },
             algorithms,
             token_use,
-            client_ids: env.list("OBO_SUBJECT_CLIENT_IDS")?,
+            client_ids,
+            profiles,
             leeway_secs: env.number("OBO_LEEWAY_SECONDS", 30, 0, 300)?,
             max_age_secs: env.optional_number("OBO_MAX_SUBJECT_AGE_SECONDS", 60, 30 * 86_400)?,
             max_token_bytes: env.number("OBO_MAX_SUBJECT_BYTES", DEFAULT_MAX_TOKEN_BYTES, 1024, 65_536)?,
         })
+    }
+}
+
+impl VerifierSettings {
+    /// Whether some trusted issuer uses the default Cognito profile (the invoking pool, or a
+    /// Cognito issuer without a profile of its own): then `OBO_SUBJECT_CLIENT_IDS` is needed.
+    pub fn uses_default_profile(&self) -> bool {
+        match &self.issuers {
+            IssuerPolicy::EventPool => true,
+            IssuerPolicy::Listed(list) => list.iter().any(|t| !self.profiles.has_own(&t.issuer)),
+        }
+    }
+
+    /// How many identity providers are trusted: the two issuer forms of one Cognito pool count
+    /// once. More than one means a gateway's single `CUSTOM_JWT` authorizer cannot check them all.
+    pub fn provider_count(&self) -> usize {
+        match &self.issuers {
+            IssuerPolicy::EventPool => 1,
+            IssuerPolicy::Listed(list) => {
+                let mut seen: Vec<&str> = Vec::new();
+                for t in list {
+                    let key = crate::subject::issuer::pool_in_issuer(&t.issuer)
+                        .map_or(t.issuer.as_str(), |(_, pool)| pool);
+                    if !seen.contains(&key) {
+                        seen.push(key);
+                    }
+                }
+                seen.len()
+            }
+        }
     }
 }
 
@@ -128,6 +167,8 @@ impl VerifierSettings {
 pub struct VerifiedSubject {
     /// All claims of the token.
     pub claims: Map<String, Value>,
+    /// The profile of its issuer.
+    pub profile: Arc<IssuerProfile>,
 }
 
 impl VerifiedSubject {
@@ -175,6 +216,17 @@ pub struct TokenVerifier {
     clock: SharedClock,
 }
 
+/// A token whose structure, algorithm, issuer, signature and times are verified.
+#[derive(Debug)]
+pub(crate) struct CheckedToken {
+    /// Its claims.
+    pub claims: Map<String, Value>,
+    /// The algorithm it is signed with.
+    pub alg: Algorithm,
+    /// Its header's `typ`, if any.
+    pub typ: Option<String>,
+}
+
 /// The checks [`TokenVerifier`] makes.
 #[derive(Debug, Clone)]
 pub struct TokenChecks {
@@ -220,6 +272,15 @@ impl TokenVerifier {
         token: &str,
         pool: Option<EventPool<'_>>,
     ) -> Result<Map<String, Value>, Rejection> {
+        self.verify_token(token, pool).await.map(|t| t.claims)
+    }
+
+    /// [`Self::verify`], also returning the algorithm and header `typ` (for issuer profiles).
+    pub(crate) async fn verify_token(
+        &self,
+        token: &str,
+        pool: Option<EventPool<'_>>,
+    ) -> Result<CheckedToken, Rejection> {
         // 1. Structure (size cap first) and header.
         let jwt = decompose(token, self.max_token_bytes)?;
         // 2. Algorithm from the allow-list; the header only selects among allowed ones.
@@ -262,7 +323,7 @@ impl TokenVerifier {
         }
         // 6. Time claims.
         self.check_times(&jwt.claims)?;
-        Ok(jwt.claims)
+        Ok(CheckedToken { claims: jwt.claims, alg, typ: jwt.typ })
     }
 
     fn trusted_issuer(&self, iss: &str, pool: Option<EventPool<'_>>) -> Result<TrustedIssuer, Rejection> {
@@ -318,8 +379,9 @@ impl TokenVerifier {
     }
 }
 
-/// Verifies on-behalf-of subject tokens: a [`TokenVerifier`] plus the user-token rules
-/// (`token_use`, app client, not a machine token, not already delegated, claim types).
+/// Verifies on-behalf-of subject tokens: a [`TokenVerifier`] plus the user-token rules of the
+/// issuer's profile ([`crate::subject::issuer_profile`]: token type, audience, app client, not a machine
+/// token, not already delegated, claim types).
 pub struct SubjectVerifier {
     settings: VerifierSettings,
     token: TokenVerifier,
@@ -348,92 +410,13 @@ impl SubjectVerifier {
         token: &str,
         pool: Option<EventPool<'_>>,
     ) -> Result<VerifiedSubject, Rejection> {
-        let claims = self.token.verify(token, pool).await?;
-        let s = &self.settings;
-        // 7. token_use.
-        match claims.get("token_use") {
-            Some(Value::String(u)) if u == s.token_use.as_str() => {}
-            Some(Value::String(_)) | None => {
-                return Err(reject(
-                    ReasonCode::SubjectWrongTokenUse,
-                    format!("the token is not an {} token", s.token_use.as_str()),
-                ));
-            }
-            Some(_) => return Err(reject(ReasonCode::SubjectClaimInvalid, "`token_use` is not a string")),
-        }
-        // 8. The user's app client.
-        let client_id = self.check_client(&claims)?;
-        // 9. A user, not a machine, and not already delegated.
-        let sub = match claims.get("sub") {
-            Some(Value::String(sub)) if !sub.is_empty() => sub,
-            _ => return Err(reject(ReasonCode::SubjectClaimInvalid, "`sub` is missing or not a string")),
-        };
-        if sub == client_id {
-            return Err(reject(
-                ReasonCode::SubjectIsMachine,
-                "the token is a machine (client_credentials) token",
-            ));
-        }
-        if claims.contains_key("obo_sub") {
-            return Err(reject(
-                ReasonCode::SubjectAlreadyDelegated,
-                "the token is already an on-behalf-of token",
-            ));
-        }
-        check_types(&claims)?;
-        Ok(VerifiedSubject { claims })
+        let CheckedToken { claims, alg, typ } = self.token.verify_token(token, pool).await?;
+        let iss = claims.get("iss").and_then(Value::as_str).unwrap_or_default();
+        // 7–10. The issuer's profile: token type, audience, app client, machine, delegation.
+        let profile = self.settings.profiles.for_issuer(iss);
+        profile.check(&claims, alg, typ.as_deref())?;
+        Ok(VerifiedSubject { claims, profile: Arc::clone(profile) })
     }
-
-    fn check_client<'c>(&self, claims: &'c Map<String, Value>) -> Result<&'c str, Rejection> {
-        let allowed = |c: &str| self.settings.client_ids.iter().any(|a| a == c);
-        let not_allowed = || {
-            reject(
-                ReasonCode::SubjectClientNotAllowed,
-                "the token was issued to an app client that is not allowed",
-            )
-        };
-        let (name, value) = match self.settings.token_use {
-            TokenUse::Access => ("client_id", claims.get("client_id")),
-            TokenUse::Id => ("aud", claims.get("aud")),
-        };
-        match value {
-            Some(Value::String(c)) if allowed(c) => Ok(c),
-            Some(Value::String(_)) | None => Err(not_allowed()),
-            Some(Value::Array(list)) if self.settings.token_use == TokenUse::Id => {
-                if list.len() != 1 {
-                    return Err(reject(
-                        ReasonCode::SubjectClaimInvalid,
-                        "`aud` must name exactly one client",
-                    ));
-                }
-                match &list[0] {
-                    Value::String(c) if allowed(c) => Ok(c),
-                    Value::String(_) => Err(not_allowed()),
-                    _ => Err(reject(ReasonCode::SubjectClaimInvalid, "`aud` is not a string")),
-                }
-            }
-            Some(_) => Err(reject(ReasonCode::SubjectClaimInvalid, format!("`{name}` is not a string"))),
-        }
-    }
-}
-
-/// Claims the project reads must have the JSON type Cognito gives them; anything else is a
-/// rejection rather than a silently skipped claim.
-fn check_types(claims: &Map<String, Value>) -> Result<(), Rejection> {
-    const STRINGS: [&str; 7] =
-        ["username", "cognito:username", "jti", "origin_jti", "scope", "event_id", "email"];
-    for name in STRINGS {
-        if claims.get(name).is_some_and(|v| !v.is_string()) {
-            return Err(reject(ReasonCode::SubjectClaimInvalid, format!("`{name}` is not a string")));
-        }
-    }
-    if let Some(groups) = claims.get("cognito:groups") {
-        let ok = groups.as_array().is_some_and(|g| g.iter().all(Value::is_string));
-        if !ok {
-            return Err(reject(ReasonCode::SubjectClaimInvalid, "`cognito:groups` is not a list of strings"));
-        }
-    }
-    Ok(())
 }
 
 /// The asymmetric algorithms a subject token may use, with their JOSE names.

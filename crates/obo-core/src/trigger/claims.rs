@@ -4,12 +4,16 @@
 //! - `target=source` adds claim `target` from the subject token's claim `source`;
 //! - `target=@attr` takes it from the user's attributes instead (Cognito user record);
 //! - `target=a|b|@c` takes the first of several sources that is present;
+//! - a source starting with `/` is a JSON Pointer into the token (`/realm_access/roles`: Keycloak's
+//!   nested realm roles); any other source is a top-level claim name, dots and colons included;
 //! - `-target` drops a default claim (never `obo_sub`, which the interceptor relies on).
 //!
 //! JSON types are kept. A missing source leaves the claim out. Reserved claims (those Cognito
 //! never lets a trigger add, change or suppress) are refused when the map is parsed.
 
 use serde_json::{Map, Value};
+
+use crate::subject::jwt::token_claim;
 
 /// The on-behalf-of claims added by default, as `(target, sources)`.
 pub(crate) const DEFAULT_OBO_CLAIMS: &[(&str, &str)] = &[
@@ -24,6 +28,10 @@ pub(crate) const DEFAULT_OBO_CLAIMS: &[(&str, &str)] = &[
 
 /// The claim the interceptor checks in every minted token.
 pub(crate) const OBO_SUB: &str = "obo_sub";
+
+/// The user's issuer, which the interceptor checks with `obo_sub` (a `sub` is unique only
+/// within its issuer).
+pub(crate) const OBO_ISS: &str = "obo_iss";
 
 /// The prefix of the on-behalf-of claims: never in a user's own token (`OBO_USER_CLAIM_MAP`).
 pub(crate) const OBO_PREFIX: &str = "obo_";
@@ -86,9 +94,19 @@ pub struct ClaimMap {
 impl ClaimMap {
     /// The default on-behalf-of claims extended (or trimmed) by `spec`.
     pub fn obo(spec: &str) -> Result<Self, String> {
+        Self::obo_with(&[], spec)
+    }
+
+    /// [`Self::obo`] with some defaults' sources replaced first (an issuer profile's username,
+    /// client and groups claims); `None` leaves that default claim out.
+    pub fn obo_with(defaults: &[(&str, Option<String>)], spec: &str) -> Result<Self, String> {
         let mut map = Self::default();
         for (target, sources) in DEFAULT_OBO_CLAIMS {
-            map.set(target, parse_sources(sources)?);
+            match defaults.iter().find(|(t, _)| t == target) {
+                Some((_, Some(sources))) => map.set(target, parse_sources(sources)?),
+                Some((_, None)) => {}
+                None => map.set(target, parse_sources(sources)?),
+            }
         }
         map.extend(spec, true)?;
         Ok(map)
@@ -128,7 +146,7 @@ impl ClaimMap {
         let mut out = Map::new();
         for rule in &self.rules {
             let value = rule.sources.iter().find_map(|s| match s {
-                Source::Token(name) => token.get(name),
+                Source::Token(name) => token_claim(token, name),
                 Source::User(name) => user.and_then(|u| u.get(name)),
             });
             if let Some(value) = value {
@@ -149,12 +167,14 @@ impl ClaimMap {
         for entry in spec.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             if let Some(target) = entry.strip_prefix('-') {
                 let target = target.trim();
-                if target == OBO_SUB {
-                    return Err("`obo_sub` cannot be dropped: the interceptor checks it".into());
+                if target == OBO_SUB || target == OBO_ISS {
+                    return Err(format!("`{target}` cannot be dropped: the interceptor checks it"));
                 }
                 let before = self.rules.len();
                 self.rules.retain(|r| r.target != target);
-                if self.rules.len() == before {
+                // A default claim may be absent already: an issuer profile without that claim.
+                let default = obo && DEFAULT_OBO_CLAIMS.iter().any(|(t, _)| *t == target);
+                if self.rules.len() == before && !default {
                     return Err(format!("`-{target}` drops a claim that is not mapped"));
                 }
                 continue;
@@ -170,8 +190,8 @@ impl ClaimMap {
                      lock the user out (subject_already_delegated) and make targets take it for a delegation"
                 ));
             }
-            if obo && target == OBO_SUB {
-                return Err("`obo_sub` always comes from the subject's `sub`".into());
+            if obo && (target == OBO_SUB || target == OBO_ISS) {
+                return Err(format!("`{target}` always comes from the subject's own claim"));
             }
             self.set(target, parse_sources(sources)?);
         }

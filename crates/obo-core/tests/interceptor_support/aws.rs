@@ -102,6 +102,7 @@ async fn dispatch(State(s): State<Arc<AwsState>>, headers: HeaderMap, body: Stri
                 3600,
             );
             claims["obo_sub"] = user["sub"].clone();
+            claims["obo_iss"] = user["iss"].clone();
             aws_json(
                 StatusCode::OK,
                 json!({"ClientAuthenticationResult": {"AccessToken": s.m2m_key.sign(&claims), "ExpiresIn": 3600, "TokenType": "Bearer"}}),

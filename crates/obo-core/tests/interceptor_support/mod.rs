@@ -58,6 +58,9 @@ pub enum Reply {
     WithoutOboSub,
     /// Mint a token whose `obo_sub` is another user's.
     OtherUser,
+    /// Mint a token with the user's `obo_sub` but another issuer's `obo_iss` (the same `sub`
+    /// at another identity provider).
+    OtherIssuer,
     /// Answer with the user's own token.
     EchoUserToken,
     /// Token exchange: mint a token whose `sub` is another user's.
@@ -208,8 +211,13 @@ async fn token(State(s): State<Arc<IdpState>>, headers: HeaderMap, body: String)
                 match reply {
                     Reply::WithoutOboSub => {}
                     Reply::OtherUser => claims["obo_sub"] = json!("someone-else"),
+                    Reply::OtherIssuer => {
+                        claims["obo_sub"] = json!(sub);
+                        claims["obo_iss"] = json!("https://idp.example.org/");
+                    }
                     _ => {
                         claims["obo_sub"] = json!(sub);
+                        claims["obo_iss"] = user["iss"].clone();
                         claims["obo_username"] = user["username"].clone();
                         if let Some(target) = metadata.get("target") {
                             claims["obo_target"] = target.clone();

@@ -1,6 +1,9 @@
 //! The inbound authorizer, like AgentCore Gateway's `CUSTOM_JWT`: keys and issuer from an OIDC
 //! discovery URL, then the token's `client_id` among the allowed clients and/or its `aud` among
-//! the allowed audiences. Anything else is answered `401` with `WWW-Authenticate`.
+//! the allowed audiences, and each custom claim rule (`STRING` `EQUALS`). As in AgentCore,
+//! allowed clients are compared with `client_id` only: a token naming its client in `azp` (Auth0,
+//! Keycloak, Entra) or `cid` (Okta) is refused when allowed clients are set. Anything else is
+//! answered `401` with `WWW-Authenticate`.
 
 use std::sync::Arc;
 
@@ -23,6 +26,7 @@ pub(crate) struct Authorizer {
     verifier: TokenVerifier,
     allowed_clients: Vec<String>,
     allowed_audiences: Vec<String>,
+    custom_claims: Vec<(String, String)>,
 }
 
 impl Authorizer {
@@ -32,28 +36,38 @@ impl Authorizer {
         discovery_url: &str,
         allowed_clients: Vec<String>,
         allowed_audiences: Vec<String>,
+        custom_claims: Vec<(String, String)>,
         keys: Arc<KeyStore>,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
         let issuer = discovery_url
             .strip_suffix(DISCOVERY_SUFFIX)
             .ok_or_else(|| ConfigError::new("discovery_url", format!("must end with {DISCOVERY_SUFFIX}")))?;
-        let issuer =
-            TrustedIssuer::parse(issuer).map_err(|e| ConfigError::new("discovery_url", e.to_string()))?;
-        if allowed_clients.is_empty() && allowed_audiences.is_empty() {
+        // The issuer is what the discovery document says: with or without a trailing slash (Auth0
+        // has one). Both forms are listed; the key store accepts only the one the document names.
+        let issuers = [issuer.to_owned(), format!("{issuer}/")]
+            .iter()
+            .map(|i| TrustedIssuer::parse(i).map_err(|e| ConfigError::new("discovery_url", e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        if allowed_clients.is_empty() && allowed_audiences.is_empty() && custom_claims.is_empty() {
             return Err(ConfigError::new(
                 "allowed_clients",
                 "set allowed clients or allowed audiences (AgentCore requires one)",
             ));
         }
         let checks = TokenChecks {
-            issuers: IssuerPolicy::Listed(vec![issuer]),
+            issuers: IssuerPolicy::Listed(issuers),
             algorithms: vec![Algorithm::RS256],
             leeway_secs: 30,
             max_age_secs: None,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
         };
-        Ok(Self { verifier: TokenVerifier::new(checks, keys, clock), allowed_clients, allowed_audiences })
+        Ok(Self {
+            verifier: TokenVerifier::new(checks, keys, clock),
+            allowed_clients,
+            allowed_audiences,
+            custom_claims,
+        })
     }
 
     /// Warms the key cache.
@@ -84,6 +98,11 @@ impl Authorizer {
             };
             if !ok {
                 return Err(not_allowed("aud"));
+            }
+        }
+        for (name, value) in &self.custom_claims {
+            if claims.get(name).and_then(Value::as_str) != Some(value.as_str()) {
+                return Err(not_allowed(name));
             }
         }
         Ok(claims)

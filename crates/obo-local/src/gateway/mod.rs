@@ -73,6 +73,9 @@ pub struct GatewayConfig {
     pub allowed_clients: Vec<String>,
     /// Accepted `aud` values (AgentCore `allowedAudience`).
     pub allowed_audiences: Vec<String>,
+    /// Claims that must have these string values (AgentCore `customClaims`, `STRING` `EQUALS`):
+    /// how the client of a provider that names it in `azp` or `cid` is checked.
+    pub custom_claims: Vec<(String, String)>,
     /// The targets, in tool-list order.
     pub targets: Vec<GatewayTarget>,
     /// The REQUEST interceptor, if any.
@@ -91,6 +94,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("discovery_url", &self.discovery_url)
             .field("allowed_clients", &self.allowed_clients)
             .field("allowed_audiences", &self.allowed_audiences)
+            .field("custom_claims", &self.custom_claims)
             .field("targets", &self.targets)
             .field("interceptor", &self.interceptor.is_some())
             .field("interceptor_timeout", &self.interceptor_timeout)
@@ -108,6 +112,7 @@ impl GatewayConfig {
             discovery_url: discovery_url.into(),
             allowed_clients: Vec::new(),
             allowed_audiences: Vec::new(),
+            custom_claims: Vec::new(),
             targets: Vec::new(),
             interceptor: None,
             interceptor_timeout: Duration::from_secs(10),
@@ -119,6 +124,21 @@ impl GatewayConfig {
     /// Accepts user tokens of these app clients.
     pub fn with_allowed_clients<I: IntoIterator<Item = S>, S: Into<String>>(mut self, clients: I) -> Self {
         self.allowed_clients.extend(clients.into_iter().map(Into::into));
+        self
+    }
+
+    /// Accepts user tokens for these audiences (`allowedAudience`).
+    pub fn with_allowed_audiences<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        audiences: I,
+    ) -> Self {
+        self.allowed_audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Requires claim `name` to equal `value` (`customClaims`, `STRING` `EQUALS`).
+    pub fn with_custom_claim(mut self, name: &str, value: &str) -> Self {
+        self.custom_claims.push((name.to_owned(), value.to_owned()));
         self
     }
 
@@ -197,6 +217,7 @@ pub async fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError>
         &config.discovery_url,
         config.allowed_clients,
         config.allowed_audiences,
+        config.custom_claims,
         keys,
         clock,
     )?;

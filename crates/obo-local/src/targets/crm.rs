@@ -76,6 +76,7 @@ impl Crm {
 pub fn identity_json(who: &OboIdentity) -> Value {
     json!({
         "obo_sub": who.user_sub,
+        "obo_iss": who.user_issuer,
         "username": who.username,
         "org_id": who.org_id,
         "groups": who.groups,

@@ -1,0 +1,94 @@
+//! Users from a standard OpenID provider (the local Auth0-shaped one) through the whole stack:
+//! the gateway's `CUSTOM_JWT` authorizer set to that provider with AgentCore's rules, both real
+//! Lambdas trusting it through the `auth0` issuer profile, and the pool minting the on-behalf-of
+//! tokens. Each negative case says which layer refuses it.
+
+use obo_e2e::binary;
+use obo_local::client::{McpClient, call, connect, refusal_reason};
+use obo_local::oidc::{API_AUDIENCE, MACHINE_CLIENT, WEB_CLIENT};
+use obo_local::stack::{Stack, StackOptions};
+use serde_json::{Value, json};
+
+async fn stack(required_org: bool) -> Stack {
+    let mut options = StackOptions::new(binary("pre-token").parent().expect("bin dir")).with_external_idp();
+    if required_org {
+        options = options.trigger_var("OBO_REQUIRED_CLAIMS", "org_id");
+    }
+    Stack::start(options).await.expect("the local stack starts with the external provider")
+}
+
+async fn client(stack: &Stack, token: &str) -> McpClient {
+    connect(&stack.gateway_url(), Some(token)).await.expect("MCP session through the gateway")
+}
+
+async fn whoami(client: &McpClient) -> Result<Value, String> {
+    match client.call_tool(call("crm___whoami", json!({}))).await {
+        Ok(result) => Ok(result.structured_content.expect("structured content")),
+        Err(err) => Err(refusal_reason(&err).unwrap_or_else(|| err.to_string())),
+    }
+}
+
+#[tokio::test]
+async fn a_user_of_the_external_provider_reaches_crm_as_herself_with_her_organization() {
+    let stack = stack(false).await;
+    let oidc = stack.oidc.as_ref().expect("external provider");
+    let carol = oidc.users().iter().find(|u| u.username == "carol").expect("carol").clone();
+    let token = oidc.sign_in("carol").await.expect("carol signs in");
+    let session = client(&stack, &token).await;
+    let who = whoami(&session).await.expect("carol reaches crm");
+    assert_eq!(who["obo_sub"], carol.sub.as_str());
+    assert_eq!(who["org_id"], "org_acme");
+    // The target names the user by (issuer, sub): the provider's issuer, not the pool's.
+    let logs = stack.lambda_logs();
+    assert!(logs.iter().any(|(f, l)| f == "pre-token" && l.contains("enriched")), "the trigger enriched");
+    // A user without an organization is enriched without `org_id` (not required here).
+    let token = oidc.sign_in("dave").await.expect("dave signs in");
+    let who = whoami(&client(&stack, &token).await).await.expect("dave reaches crm");
+    assert!(who["org_id"].is_null(), "no organization claimed for dave: {who}");
+    let _ = session.cancel().await;
+}
+
+#[tokio::test]
+async fn required_organization_machine_tokens_and_other_apis_are_refused() {
+    let stack = stack(true).await;
+    let oidc = stack.oidc.as_ref().expect("external provider");
+    // OBO_REQUIRED_CLAIMS=org_id: dave has none, the trigger refuses (subject_claim_missing).
+    let dave = oidc.sign_in("dave").await.expect("dave signs in");
+    assert_eq!(whoami(&client(&stack, &dave).await).await.err().as_deref(), Some("subject_claim_missing"));
+    let carol = oidc.sign_in("carol").await.expect("carol signs in");
+    assert!(whoami(&client(&stack, &carol).await).await.is_ok());
+
+    let post = |form: Vec<(&'static str, &'static str)>| {
+        let url = oidc.token_endpoint();
+        async move {
+            let response = reqwest::Client::new().post(url).form(&form).send().await.expect("token endpoint");
+            let body: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+            body["access_token"].as_str().expect("a token").to_owned()
+        }
+    };
+    // The provider's machine token for the same API: the gateway's custom claim rule (azp) refuses
+    // it, before any Lambda (HTTP 401 at the gateway).
+    let machine = post(vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", MACHINE_CLIENT),
+        ("audience", API_AUDIENCE),
+    ])
+    .await;
+    assert!(
+        connect(&stack.gateway_url(), Some(&machine)).await.is_err(),
+        "the gateway refuses the machine token"
+    );
+    // A user token for another API of the same tenant: the gateway's allowedAudience refuses it.
+    let other_api = post(vec![
+        ("grant_type", "password"),
+        ("username", "carol"),
+        ("password", obo_local::oidc::PASSWORD),
+        ("client_id", WEB_CLIENT),
+        ("audience", "https://billing.obo.local/api"),
+    ])
+    .await;
+    assert!(
+        connect(&stack.gateway_url(), Some(&other_api)).await.is_err(),
+        "the gateway refuses another API's token"
+    );
+}
