@@ -10,12 +10,14 @@
 //! - [`reason`]: the stable reason codes every rejection carries.
 //! - [`interceptor`]: the AgentCore Gateway REQUEST interceptor's logic, on top of
 //!   [`gateway`] (payloads), [`route`] (which target a request is for), [`targets`] (policy), [`token_client`] (acquisition),
-//!   [`client_secret`] and [`token_cache`].
+//!   [`client_secret`] and [`token_cache`]; [`delivery`]: how a target receives its token (the
+//!   reserved `_obo_token` argument for Lambda targets).
 //! - [`metrics`]: one CloudWatch Embedded Metric Format line per invocation of either Lambda.
 
 pub mod claims;
 pub mod client_secret;
 pub mod clock;
+pub mod delivery;
 pub mod env;
 pub mod gateway;
 pub mod http;
