@@ -34,4 +34,18 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Invoke: Send + Sync {
     /// Invokes the function with `event` and waits at most `deadline` for its answer.
     fn invoke(&self, event: Value, deadline: Duration) -> BoxFuture<'_, Result<Value, InvokeError>>;
+
+    /// Invokes the function with `event` and a client context (`{"custom": {…}, …}`), as the
+    /// gateway invokes a Lambda target. A runner that cannot pass one refuses the call.
+    fn invoke_with_client_context<'a>(
+        &'a self,
+        event: Value,
+        client_context: &'a Value,
+        deadline: Duration,
+    ) -> BoxFuture<'a, Result<Value, InvokeError>> {
+        let _ = (event, client_context, deadline);
+        Box::pin(async {
+            Err(InvokeError::Crashed("this function runner cannot pass a client context".into()))
+        })
+    }
 }
