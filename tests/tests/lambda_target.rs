@@ -89,7 +89,7 @@ async fn the_lambda_refuses_calls_that_did_not_come_through_the_interceptor() {
         (json!({"_obo_token": alice}), "token_not_for_target"),
         (json!({"_obo_token": "not-a-jwt"}), "subject_malformed"),
     ] {
-        let refused = stack.billing.invoke_with_client_context(event, &context, deadline).await;
+        let refused = stack.billing.invoke_with_client_context(event, context.clone(), deadline).await;
         match refused {
             Err(InvokeError::Function { error_type, error_message }) => {
                 assert_eq!(error_type, reason);

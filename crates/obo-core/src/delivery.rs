@@ -136,11 +136,12 @@ fn bad_event(message: &str) -> Rejection {
     Rejection::new(ReasonCode::BadEvent, message)
 }
 
-/// Whether a body may hold the reserved argument at all: its name, or an escape that could spell
-/// it. A cheap test that keeps ordinary bodies on the byte-for-byte path.
+/// Whether a body may hold the reserved argument at all: its name, or a `\u` escape (the only
+/// JSON escape that can spell its letters). A cheap test that keeps ordinary bodies on the
+/// byte-for-byte path.
 fn may_hold_argument(body: &RawValue) -> bool {
     let text = body.get();
-    text.contains(TOKEN_ARGUMENT) || text.contains('\\')
+    text.contains(TOKEN_ARGUMENT) || text.contains("\\u")
 }
 
 /// The MCP body to forward: every client-supplied [`TOKEN_ARGUMENT`] removed from
@@ -195,15 +196,7 @@ pub fn rewrite_arguments(body: &RawValue, token: Option<&str>) -> Result<Option<
     if !changed {
         return Ok(None);
     }
-    let mut out = String::with_capacity(body.get().len() + token.map_or(0, |t| t.len() + 32));
-    let mut params = rewritten_params.into_iter();
-    top.write(&mut out, |key, value, out| {
-        match (key == "params").then(|| params.next().flatten()).flatten() {
-            Some(rewritten) => out.push_str(&rewritten),
-            None => out.push_str(value.get()),
-        }
-        true
-    });
+    let mut out = splice(&top, body, token, "params", rewritten_params);
     out.push('}');
     RawValue::from_string(out).map(Some).map_err(|_| bad_event("the request body could not be rewritten"))
 }
@@ -229,15 +222,7 @@ fn rewrite_params(params: &RawValue, token: Option<&str>) -> Result<Option<Strin
     if token.is_none() && rewritten.iter().all(Option::is_none) {
         return Ok(None);
     }
-    let mut out = String::with_capacity(params.get().len() + token.map_or(0, |t| t.len() + 32));
-    let mut next = rewritten.into_iter();
-    members.write(&mut out, |key, value, out| {
-        match (key == "arguments").then(|| next.next().flatten()).flatten() {
-            Some(arguments) => out.push_str(&arguments),
-            None => out.push_str(value.get()),
-        }
-        true
-    });
+    let mut out = splice(&members, params, token, "arguments", rewritten);
     if arguments == 0
         && let Some(token) = token
     {
@@ -253,6 +238,27 @@ fn rewrite_params(params: &RawValue, token: Option<&str>) -> Result<Option<Strin
     }
     out.push('}');
     Ok(Some(out))
+}
+
+/// `raw`'s members written back (without the closing brace), the n-th member named `name`
+/// replaced by the n-th of `replacements` when that is `Some`.
+fn splice(
+    members: &Members<'_>,
+    raw: &RawValue,
+    token: Option<&str>,
+    name: &str,
+    replacements: Vec<Option<String>>,
+) -> String {
+    let mut out = String::with_capacity(raw.get().len() + token.map_or(0, |t| t.len() + 32));
+    let mut next = replacements.into_iter();
+    members.write(&mut out, |key, value, out| {
+        match (key == name).then(|| next.next().flatten()).flatten() {
+            Some(replacement) => out.push_str(&replacement),
+            None => out.push_str(value.get()),
+        }
+        true
+    });
+    out
 }
 
 /// `arguments` without the reserved argument (and with `token` last); `None`: unchanged.

@@ -173,6 +173,21 @@ async fn sign_in(stack: &Stack, username: &str) -> Result<String, DemoError> {
         .ok_or_else(|| fail("sign-in", "no access token"))
 }
 
+/// One `tools/call` through the gateway, shown with what each layer did.
+async fn call_step(
+    t: &mut Transcript<'_>,
+    stack: &Stack,
+    client: &McpClient,
+    (who, name, args): (&str, &str, Value),
+) -> Result<rmcp::model::CallToolResult, DemoError> {
+    let marks = Marks::take(stack);
+    let started = Instant::now();
+    let result = client.call_tool(call(name, args.clone())).await.map_err(|e| fail(name, e))?;
+    t.step(who, &format!("tools/call {name} {args}"), started.elapsed());
+    show_layers(t, stack, &marks);
+    Ok(result)
+}
+
 async fn tool(
     t: &mut Transcript<'_>,
     stack: &Stack,
@@ -181,13 +196,8 @@ async fn tool(
     name: &str,
     args: Value,
 ) -> Result<Value, DemoError> {
-    let marks = Marks::take(stack);
-    let started = Instant::now();
-    let result = client.call_tool(call(name, args.clone())).await.map_err(|e| fail(name, e))?;
-    t.step(who, &format!("tools/call {name} {args}"), started.elapsed());
-    show_layers(t, stack, &marks);
-    let content = result.structured_content.unwrap_or(Value::Null);
-    Ok(content)
+    let result = call_step(t, stack, client, (who, name, args)).await?;
+    Ok(result.structured_content.unwrap_or(Value::Null))
 }
 
 /// A tool of a Lambda target: the gateway turns the function's JSON answer into text content.
@@ -195,15 +205,9 @@ async fn lambda_tool(
     t: &mut Transcript<'_>,
     stack: &Stack,
     client: &McpClient,
-    who: &str,
-    name: &str,
-    args: Value,
+    (who, name, args): (&str, &str, Value),
 ) -> Result<Value, DemoError> {
-    let marks = Marks::take(stack);
-    let started = Instant::now();
-    let result = client.call_tool(call(name, args.clone())).await.map_err(|e| fail(name, e))?;
-    t.step(who, &format!("tools/call {name} {args}"), started.elapsed());
-    show_layers(t, stack, &marks);
+    let result = call_step(t, stack, client, (who, name, args)).await?;
     let text = result.content.first().and_then(|c| c.as_text()).map(|c| c.text.clone()).unwrap_or_default();
     if result.is_error == Some(true) {
         return Err(fail(name, text));
@@ -326,15 +330,8 @@ pub async fn run(stack: &Stack, out: &mut dyn Write) -> Result<DemoSummary, Demo
         let forecast =
             tool(&mut t, stack, &client, username, "weather___get_forecast", json!({"city": "Oslo"})).await?;
         t.line("weather", format!("{forecast}"));
-        let invoices = lambda_tool(
-            &mut t,
-            stack,
-            &client,
-            username,
-            "billing___list_invoices",
-            json!({"status": "open"}),
-        )
-        .await?;
+        let list = (username, "billing___list_invoices", json!({"status": "open"}));
+        let invoices = lambda_tool(&mut t, stack, &client, list).await?;
         t.line("billing saw", format!("{}", invoices["acting_for"]));
         summary.billing_saw.push((
             username.to_owned(),
@@ -345,7 +342,7 @@ pub async fn run(stack: &Stack, out: &mut dyn Write) -> Result<DemoSummary, Demo
         if i == 0 {
             // The client writes the reserved argument itself: the interceptor replaces it.
             let forged = json!({"_obo_token": "forged-by-the-client"});
-            let who = lambda_tool(&mut t, stack, &client, username, "billing___whoami", forged).await?;
+            let who = lambda_tool(&mut t, stack, &client, (username, "billing___whoami", forged)).await?;
             let arrived = who["acting_for"]["user"].as_str() != Some(summary.billing_saw[0].1.as_str());
             t.line("billing saw", format!("{} (the client's _obo_token never arrived)", who["acting_for"]));
             summary.forged_token_arrived |= arrived;

@@ -71,7 +71,7 @@ pub(crate) async fn call(
     let tool_name = format!("{target}{PREFIX_SEPARATOR}{}", params.name);
     let event = Value::Object(params.arguments.unwrap_or_default());
     let context = client_context(&tool_name, target, &id);
-    let result = match lambda.function.invoke_with_client_context(event, &context, lambda.timeout).await {
+    let result = match lambda.function.invoke_with_client_context(event, context, lambda.timeout).await {
         Ok(Value::String(text)) => json!({"content": [{"type": "text", "text": text}], "isError": false}),
         Ok(value) => json!({"content": [{"type": "text", "text": value.to_string()}], "isError": false}),
         Err(InvokeError::Function { error_type, error_message }) => json!({

@@ -41,7 +41,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::time::{Instant, timeout_at};
 
-use crate::invoke::{BoxFuture, Invoke, InvokeError};
+use crate::invoke::{BoxFuture, Invocation, Invoke, InvokeError};
 use environment::{Completion, Dispatch, Environment, Status};
 use logs::LogBuffer;
 
@@ -342,13 +342,8 @@ impl Invoke for LambdaFunction {
 
     /// As [`Invoke::invoke`], with a client context (delivered in `Lambda-Runtime-Client-Context`,
     /// which `lambda_runtime` reads into `Context::client_context`).
-    fn invoke_with_client_context<'a>(
-        &'a self,
-        event: Value,
-        client_context: &'a Value,
-        deadline: Duration,
-    ) -> BoxFuture<'a, Result<Value, InvokeError>> {
-        Box::pin(self.run(event, Some(client_context), deadline))
+    fn invoke_with_client_context(&self, event: Value, context: Value, deadline: Duration) -> Invocation<'_> {
+        Box::pin(async move { self.run(event, Some(&context), deadline).await })
     }
 }
 
