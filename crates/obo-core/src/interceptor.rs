@@ -447,9 +447,14 @@ impl Interceptor {
     ) -> String {
         log.outcome = "response";
         let scrubbed = match flavour {
-            Flavour::Mcp => {
-                scrub::scrub(response, request.and_then(|r| r.body), self.config.verifier.max_token_bytes)
-            }
+            Flavour::Mcp => match scrub::scrub(response, self.config.verifier.max_token_bytes) {
+                Ok(scrubbed) => scrubbed,
+                Err(()) => {
+                    let rejection =
+                        Rejection::new(ReasonCode::Internal, "the response could not be scrubbed");
+                    return reject(flavour, None, rejection, None, log);
+                }
+            },
             Flavour::Http => None,
         };
         let response = match &scrubbed {

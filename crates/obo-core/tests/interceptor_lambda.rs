@@ -200,3 +200,17 @@ async fn escaped_and_repeated_client_values_are_removed_from_the_raw_event() {
         assert_eq!(tokens, usize::from(tool.starts_with("ledger")), "{tool}: {out}");
     }
 }
+
+#[tokio::test]
+async fn a_client_cannot_choose_what_the_response_interceptor_removes() {
+    let idp = FakeIdp::start().await;
+    let interceptor = interceptor(&idp, &[]).await;
+    let user = idp.user_token(&new_sub(), 3600);
+    let mut request = forged_call("ledger___balance", &user)["mcp"]["gatewayRequest"].clone();
+    request["body"]["params"]["arguments"]["_obo_token"] = json!("\"statusCode\":200");
+    let response = json!({"statusCode": 200, "body": {"jsonrpc": "2.0", "id": 7,
+        "result": {"content": [{"type": "text", "text": format!("user token {user}")}]}}});
+    let out =
+        interceptor.handle(json!({"mcp": {"gatewayRequest": request, "gatewayResponse": response}})).await;
+    assert_eq!(out["mcp"]["transformedGatewayResponse"], response, "only minted tokens are removed");
+}
