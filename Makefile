@@ -27,12 +27,14 @@ PY_EXAMPLES := $(TARGET_DIR)/py-examples
 ## The local end-to-end demo (no AWS account needed).
 demo:
 	$(CARGO) build --workspace --bins
+	$(CARGO) build -p obo-target --example billing_lambda
 	$(CARGO) run -q -p obo-local --bin obo-local -- demo
 
 ## Every test: unit, integration and end-to-end (builds the Lambda binaries first).
 test: test-tools python-examples
 	cd examples/python && $(abspath $(PY_EXAMPLES))/bin/python -m unittest discover
 	$(CARGO) build --workspace --bins
+	$(CARGO) build -p obo-target --example billing_lambda
 	OBO_PYTHON=$(abspath $(PY_EXAMPLES))/bin/python $(CARGO) test --workspace --all-features
 
 ## AWS's Lambda Runtime Interface Emulator, which the end-to-end tests run the binaries under,
@@ -80,6 +82,7 @@ bench: build host-build
 ## and mimalloc's C code then needs `musl-gcc` (Debian: musl-tools), as the criterion benches do.
 host-build:
 	for f in $(LAMBDAS); do $(CARGO) build --release --target $(HOST_TARGET) -p $$f || exit 1; done
+	$(CARGO) build --release --target $(HOST_TARGET) -p obo-target --example billing_lambda
 	$(CARGO) build --release --target $(HOST_TARGET) -p hello-lambda --example hello-lambda
 
 ## Deployment tools, once (idempotent): cargo-lambda (brings Zig, cross-compiles without Docker),

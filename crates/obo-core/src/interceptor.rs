@@ -6,14 +6,15 @@
 //! and the user's own token never appears in the output or in a log line. Which target a request
 //! is for is decided by [`crate::interceptor::route`]; a request whose target is unknown never gets a token.
 //! The same function can serve as RESPONSE interceptor: it then evicts a cached token a target
-//! answered 401 to (best-effort, MCP only, when the event carries the request) and leaves the
-//! response exactly as it is.
+//! answered 401 to (best-effort, MCP only, when the event carries the request), removes every
+//! minted token from the response (outcome `scrubbed`, see [`scrub`]) and leaves the rest as it is.
 
 pub(crate) mod client_secret;
 mod config;
 mod mint;
 pub(crate) mod payload;
 pub(crate) mod route;
+mod scrub;
 pub mod targets;
 pub mod token_cache;
 pub(crate) mod token_client;
@@ -31,9 +32,11 @@ pub use config::{
     ActorSettings, DEFAULT_CACHE_MAX_AGE_SECONDS, InterceptorConfig, TokenSettings, TransportSetting,
 };
 pub use mint::Secrets;
+pub use scrub::REMOVED as SCRUBBED_TOKEN;
 
 use crate::bearer::parse_bearer;
 use crate::clock::SharedClock;
+use crate::delivery::{self, Delivery};
 use crate::env::ConfigError;
 use crate::interceptor::payload::{Flavour, GatewayEvent, GatewayRequest, HeaderValue, Headers};
 use crate::interceptor::route::{JsonRpc, Route};
@@ -275,21 +278,47 @@ impl Interceptor {
         let policy = match decision {
             Decision::PassThrough => {
                 log.outcome = "passthrough";
-                return payload::forward(flavour, request.body, None);
+                return match without_reserved_argument(flavour, request.body) {
+                    Ok(clean) => payload::forward(flavour, clean.as_deref().or(request.body), None),
+                    Err(rejection) => reject(flavour, id.resolve().as_deref(), rejection, None, log),
+                };
             }
             Decision::Reject(rejection, shown) => {
                 return reject(flavour, id.resolve().as_deref(), rejection, shown, log);
             }
             Decision::Mint(policy) => policy,
         };
-        match self.token_for(&policy, &request.headers, log).await {
-            Ok(minted) => {
-                log.outcome = "forwarded";
-                let token = minted.token.expose();
+        if policy.deliver == Delivery::Argument
+            && let Err(rejection) = can_carry_argument(flavour, request.body)
+        {
+            return reject(flavour, id.resolve().as_deref(), rejection, None, log);
+        }
+        let minted = match self.token_for(&policy, &request.headers, log).await {
+            Ok(minted) => minted,
+            Err(rejection) => return reject(flavour, id.resolve().as_deref(), rejection, None, log),
+        };
+        let token = minted.token.expose();
+        let out = match policy.deliver {
+            Delivery::AuthorizationHeader => without_reserved_argument(flavour, request.body).map(|clean| {
                 let mut authorization = String::with_capacity(7 + token.len());
                 authorization.push_str("Bearer ");
                 authorization.push_str(token);
-                payload::forward(flavour, request.body, Some(&authorization))
+                payload::forward(flavour, clean.as_deref().or(request.body), Some(&authorization))
+            }),
+            // No headers: the token travels in the arguments only, never in `Authorization`.
+            Delivery::Argument => match request.body {
+                Some(body) => delivery::rewrite_arguments(body, Some(token))
+                    .and_then(|b| {
+                        b.ok_or_else(|| Rejection::new(ReasonCode::Internal, "no body to carry the token"))
+                    })
+                    .map(|body| payload::forward(flavour, Some(&body), None)),
+                None => Err(Rejection::new(ReasonCode::BadEvent, "the request has no JSON-RPC body")),
+            },
+        };
+        match out {
+            Ok(out) => {
+                log.outcome = "forwarded";
+                out
             }
             Err(rejection) => reject(flavour, id.resolve().as_deref(), rejection, None, log),
         }
@@ -436,8 +465,8 @@ impl Interceptor {
         Ok(minted)
     }
 
-    /// RESPONSE interceptor: evict the token an on-behalf-of target refused (401), then leave
-    /// the response exactly as it is. Best-effort: only this execution environment's cache is
+    /// RESPONSE interceptor: remove minted tokens from the response (MCP), evict the token an
+    /// on-behalf-of target refused (401), then leave the response as it is. Best-effort: only this execution environment's cache is
     /// touched, and only when the event carries the request (the user token and the target
     /// name are in it); without it the response passes unchanged and is counted as
     /// `response_without_request`.
@@ -449,8 +478,26 @@ impl Interceptor {
         log: &mut Log,
     ) -> String {
         log.outcome = "response";
+        let scrubbed = match flavour {
+            Flavour::Mcp => match scrub::scrub(response, self.config.verifier.max_token_bytes) {
+                Ok(scrubbed) => scrubbed,
+                Err(()) => {
+                    let rejection =
+                        Rejection::new(ReasonCode::Internal, "the response could not be scrubbed");
+                    return reject(flavour, None, rejection, None, log);
+                }
+            },
+            Flavour::Http => None,
+        };
+        let response = match &scrubbed {
+            Some((clean, count)) => {
+                tracing::warn!(removed = count, "the target's response carried a minted token: removed");
+                clean
+            }
+            None => response,
+        };
         let Some(request) = request else {
-            log.outcome = "response_without_request";
+            log.outcome = if scrubbed.is_some() { "scrubbed" } else { "response_without_request" };
             return payload::pass_response(flavour, response);
         };
         if flavour == Flavour::Mcp && response_status(response) == Some(401) {
@@ -462,6 +509,9 @@ impl Interceptor {
                 let evicted = self.cache.evict(&cache_key(token, fields));
                 log.outcome = if evicted { "evicted" } else { "response" };
             }
+        }
+        if scrubbed.is_some() {
+            log.outcome = "scrubbed";
         }
         payload::pass_response(flavour, response)
     }
@@ -492,6 +542,30 @@ fn unlisted(mode: Mode, target: Option<&str>, log: &mut Log) -> Decision {
     };
     let rejection = Rejection::new(ReasonCode::TargetUnlisted, "the target is not in OBO_TARGETS");
     Decision::Reject(rejection, Some(shown))
+}
+
+/// The MCP body without any client-supplied reserved argument (`None`: forward it as it is).
+/// HTTP-flavour bodies are not JSON-RPC and reach no Lambda target: left alone.
+fn without_reserved_argument(
+    flavour: Flavour,
+    body: Option<&RawValue>,
+) -> Result<Option<Box<RawValue>>, Rejection> {
+    match (flavour, body) {
+        (Flavour::Mcp, Some(body)) => delivery::rewrite_arguments(body, None),
+        _ => Ok(None),
+    }
+}
+
+/// Refuses, before any token is minted, a request that cannot carry the token as an argument.
+fn can_carry_argument(flavour: Flavour, body: Option<&RawValue>) -> Result<(), Rejection> {
+    match (flavour, body) {
+        (Flavour::Mcp, Some(body)) => delivery::rewrite_arguments(body, Some("")).map(drop),
+        (Flavour::Mcp, None) => Err(Rejection::new(ReasonCode::BadEvent, "the request has no JSON-RPC body")),
+        (Flavour::Http, _) => Err(Rejection::new(
+            ReasonCode::Misconfigured,
+            "the target takes its token as a tool argument, but this is an HTTP-target request",
+        )),
+    }
 }
 
 /// The `statusCode` of a `gatewayResponse`, if it has a numeric one.

@@ -11,6 +11,8 @@
 //!   ([`interceptor::payload`]), which target a request is for ([`interceptor::route`]), the
 //!   targets' policy ([`interceptor::targets`]), token acquisition ([`interceptor::token_client`],
 //!   [`interceptor::client_secret`]) and the token cache ([`interceptor::token_cache`]).
+//! - [`delivery`]: how a target receives its token (the `Authorization` header, or the reserved
+//!   `_obo_token` argument for Lambda targets); shared with `obo-target`.
 //! - [`subject`]: the user's token — decomposed, its issuer trusted and profiled
 //!   ([`subject::issuer_profile`]: Cognito, RFC 9068, generic and the provider presets), its key
 //!   fetched, verified;
@@ -23,6 +25,7 @@
 mod aws;
 pub mod bearer;
 pub mod clock;
+pub mod delivery;
 pub mod env;
 pub mod http;
 #[cfg(feature = "lambda")]

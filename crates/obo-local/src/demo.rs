@@ -1,6 +1,7 @@
 //! The end-to-end demo: alice and bob sign in, call tools through the gateway with a real MCP
-//! client, and a transcript shows what each layer did — gateway, interceptor (cache miss or
-//! hit), Cognito, trigger, and what the target saw — with timings. Token values never appear.
+//! client (the MCP targets `crm` and `weather`, the Lambda target `billing`), and a transcript
+//! shows what each layer did — gateway, interceptor (cache miss or hit), Cognito, trigger, and
+//! what the target saw — with timings. Token values never appear.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -31,6 +32,11 @@ pub struct DemoSummary {
     pub weather_resource: Option<String>,
     /// The reason code a prompt of the `deny` target was refused with.
     pub denied_reason: Option<String>,
+    /// `(user, obo_sub, org_id)` as the Lambda target `billing` saw them.
+    pub billing_saw: Vec<(String, String, String)>,
+    /// Whether a `_obo_token` the client wrote into its arguments reached `billing` (it must
+    /// not: the interceptor replaces it).
+    pub forged_token_arrived: bool,
 }
 
 /// Why the demo stopped early.
@@ -65,6 +71,7 @@ struct Marks {
     cognito: usize,
     trigger: usize,
     interceptor: usize,
+    billing: usize,
 }
 
 impl Marks {
@@ -73,6 +80,7 @@ impl Marks {
             cognito: stack.cognito.event_mark(),
             trigger: stack.trigger.log_mark(),
             interceptor: stack.interceptor.log_mark(),
+            billing: stack.billing.log_mark(),
         }
     }
 }
@@ -130,6 +138,17 @@ fn show_layers(t: &mut Transcript<'_>, stack: &Stack, marks: &Marks) {
             ),
         );
     }
+    for r in records(&stack.billing, marks.billing, &["billing tool call", "billing refused the call"]) {
+        let text = match r["reason"].as_str() {
+            Some(reason) => format!("refused: {reason}"),
+            None => format!(
+                "{} for user {} (token verified from the `_obo_token` argument)",
+                r["tool"].as_str().unwrap_or("-"),
+                short(r["user"].as_str().unwrap_or("-"))
+            ),
+        };
+        t.line("billing λ", text);
+    }
 }
 
 async fn sign_in(stack: &Stack, username: &str) -> Result<String, DemoError> {
@@ -154,6 +173,21 @@ async fn sign_in(stack: &Stack, username: &str) -> Result<String, DemoError> {
         .ok_or_else(|| fail("sign-in", "no access token"))
 }
 
+/// One `tools/call` through the gateway, shown with what each layer did.
+async fn call_step(
+    t: &mut Transcript<'_>,
+    stack: &Stack,
+    client: &McpClient,
+    (who, name, args): (&str, &str, Value),
+) -> Result<rmcp::model::CallToolResult, DemoError> {
+    let marks = Marks::take(stack);
+    let started = Instant::now();
+    let result = client.call_tool(call(name, args.clone())).await.map_err(|e| fail(name, e))?;
+    t.step(who, &format!("tools/call {name} {args}"), started.elapsed());
+    show_layers(t, stack, &marks);
+    Ok(result)
+}
+
 async fn tool(
     t: &mut Transcript<'_>,
     stack: &Stack,
@@ -162,13 +196,23 @@ async fn tool(
     name: &str,
     args: Value,
 ) -> Result<Value, DemoError> {
-    let marks = Marks::take(stack);
-    let started = Instant::now();
-    let result = client.call_tool(call(name, args.clone())).await.map_err(|e| fail(name, e))?;
-    t.step(who, &format!("tools/call {name} {args}"), started.elapsed());
-    show_layers(t, stack, &marks);
-    let content = result.structured_content.unwrap_or(Value::Null);
-    Ok(content)
+    let result = call_step(t, stack, client, (who, name, args)).await?;
+    Ok(result.structured_content.unwrap_or(Value::Null))
+}
+
+/// A tool of a Lambda target: the gateway turns the function's JSON answer into text content.
+async fn lambda_tool(
+    t: &mut Transcript<'_>,
+    stack: &Stack,
+    client: &McpClient,
+    (who, name, args): (&str, &str, Value),
+) -> Result<Value, DemoError> {
+    let result = call_step(t, stack, client, (who, name, args)).await?;
+    let text = result.content.first().and_then(|c| c.as_text()).map(|c| c.text.clone()).unwrap_or_default();
+    if result.is_error == Some(true) {
+        return Err(fail(name, text));
+    }
+    serde_json::from_str(&text).map_err(|e| fail(name, e))
 }
 
 /// alice's tour of prompts and resources: a crm prompt as herself, the weather resource, and a
@@ -287,7 +331,24 @@ pub async fn run(stack: &Stack, out: &mut dyn Write) -> Result<DemoSummary, Demo
         let forecast =
             tool(&mut t, stack, &client, username, "weather___get_forecast", json!({"city": "Oslo"})).await?;
         t.line("weather", format!("{forecast}"));
-        summary.tool_calls += 3;
+        let list = (username, "billing___list_invoices", json!({"status": "open"}));
+        let invoices = lambda_tool(&mut t, stack, &client, list).await?;
+        t.line("billing saw", format!("{}", invoices["acting_for"]));
+        summary.billing_saw.push((
+            username.to_owned(),
+            invoices["acting_for"]["user"].as_str().unwrap_or_default().to_owned(),
+            invoices["acting_for"]["org_id"].as_str().unwrap_or_default().to_owned(),
+        ));
+        summary.tool_calls += 4;
+        if i == 0 {
+            // The client writes the reserved argument itself: the interceptor replaces it.
+            let forged = json!({"_obo_token": "forged-by-the-client"});
+            let who = lambda_tool(&mut t, stack, &client, (username, "billing___whoami", forged)).await?;
+            let arrived = who["acting_for"]["user"].as_str() != Some(summary.billing_saw[0].1.as_str());
+            t.line("billing saw", format!("{} (the client's _obo_token never arrived)", who["acting_for"]));
+            summary.forged_token_arrived |= arrived;
+            summary.tool_calls += 1;
+        }
         if i == 0 {
             prompts_and_resources(&mut t, stack, &client, username, &mut summary).await?;
         }
@@ -305,10 +366,11 @@ pub async fn run(stack: &Stack, out: &mut dyn Write) -> Result<DemoSummary, Demo
         t.out,
         "\nSummary: {} tool calls and 3 prompt/resource requests through the gateway; {} client_credentials \
          requests at Cognito for the on-behalf-of client (the other calls were cache hits or passthrough); \
-         a user token reached a target: {}.",
+         a user token reached a target: {}; a client-written _obo_token reached the Lambda target: {}.",
         summary.tool_calls,
         summary.obo_token_requests,
         if summary.user_token_reached_a_target { "YES (bug)" } else { "never" },
+        if summary.forged_token_arrived { "YES (bug)" } else { "never" },
     );
     Ok(summary)
 }

@@ -30,8 +30,20 @@ pub enum InvokeError {
 /// A boxed future, for object-safe async traits.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// One pending invocation's answer.
+pub type Invocation<'a> = BoxFuture<'a, Result<Value, InvokeError>>;
+
 /// Something that runs a Lambda function with a JSON event.
 pub trait Invoke: Send + Sync {
     /// Invokes the function with `event` and waits at most `deadline` for its answer.
     fn invoke(&self, event: Value, deadline: Duration) -> BoxFuture<'_, Result<Value, InvokeError>>;
+
+    /// Invokes the function with `event` and a client context (`{"custom": {…}, …}`), as the
+    /// gateway invokes a Lambda target. A runner that cannot pass one refuses the call.
+    fn invoke_with_client_context(&self, event: Value, context: Value, deadline: Duration) -> Invocation<'_> {
+        let _ = (event, context, deadline);
+        Box::pin(async {
+            Err(InvokeError::Crashed("this function runner cannot pass a client context".into()))
+        })
+    }
 }

@@ -1,6 +1,6 @@
 //! The whole local stack, wired as in AWS: the Cognito emulator with the real `pre-token` binary
-//! as its trigger, the demo MCP targets, the real `interceptor` binary, and the gateway emulator
-//! in front. Everything listens on loopback ports chosen by the system.
+//! as its trigger, the demo MCP targets, the demo Lambda target `billing`, the real `interceptor`
+//! binary, and the gateway emulator in front. Everything listens on loopback ports chosen by the system.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -37,6 +37,8 @@ pub struct StackOptions {
     pub trigger_binary: PathBuf,
     /// The `interceptor` Lambda binary.
     pub interceptor_binary: PathBuf,
+    /// The demo Lambda target `billing` (`obo-target`'s example `billing_lambda`).
+    pub billing_binary: PathBuf,
     /// Users, app clients and scopes of the emulated pool.
     pub pool: PoolConfig,
     /// Variables added to (or replacing) the trigger's defaults; `{issuer}` in a value stands
@@ -70,6 +72,7 @@ impl StackOptions {
         Self {
             trigger_binary: bin_dir.join("pre-token"),
             interceptor_binary: bin_dir.join("interceptor"),
+            billing_binary: bin_dir.join("examples").join("billing_lambda"),
             pool: PoolConfig::demo(),
             trigger_env: Vec::new(),
             interceptor_env: Vec::new(),
@@ -107,7 +110,7 @@ impl StackOptions {
     }
 }
 
-/// A running stack; dropping it stops every server and kills both Lambda processes.
+/// A running stack; dropping it stops every server and kills its Lambda processes.
 pub struct Stack {
     /// The Cognito user-pool emulator.
     pub cognito: CognitoEmulator,
@@ -119,6 +122,9 @@ pub struct Stack {
     pub crm: TargetHandle,
     /// The passthrough demo target.
     pub weather: TargetHandle,
+    /// The demo Lambda target (`billing_lambda`), which gets its token as the `_obo_token`
+    /// argument.
+    pub billing: Arc<LambdaFunction>,
     /// The gateway emulator.
     pub gateway: GatewayHandle,
     /// The OpenID provider users sign in with, when it is not the pool.
@@ -154,15 +160,16 @@ fn secret_of(cognito: &CognitoEmulator, client: &str) -> Result<Secret, StackErr
 impl Stack {
     /// Starts everything, in dependency order, and waits until the Lambdas are initialised.
     pub async fn start(options: StackOptions) -> Result<Self, StackError> {
-        for binary in [&options.trigger_binary, &options.interceptor_binary] {
+        for binary in [&options.trigger_binary, &options.interceptor_binary, &options.billing_binary] {
             if !binary.is_file() {
                 return Err(StackError(format!(
-                    "{} is missing: build the Lambdas first (`cargo build --workspace --bins`)",
+                    "{} is missing: build the Lambdas first (`cargo build --workspace --bins` and `cargo build -p obo-target --example billing_lambda`; `make demo` does both)",
                     binary.display()
                 )));
             }
         }
         let mut pool = options.pool.clone();
+        grant_target_scope(&mut pool, "billing");
         for (name, _) in &options.extra_targets {
             grant_target_scope(&mut pool, name);
         }
@@ -176,6 +183,8 @@ impl Stack {
             "crm": {"mode": "obo", "scopes": [target_scope("crm")], "metadata": {"target": "crm"}},
             "weather": {"mode": "passthrough", "resource_uris": ["weather://"]},
             "admin": {"mode": "deny"},
+            "billing": {"mode": "obo", "scopes": [target_scope("billing")], "metadata": {"target": "billing"},
+                "deliver": {"argument": obo_core::delivery::TOKEN_ARGUMENT}},
         });
         for (name, _) in &options.extra_targets {
             targets[name] =
@@ -217,6 +226,13 @@ impl Stack {
         let crm_verifier = Arc::new(TargetVerifier::new(crm_verifier).map_err(|e| err("crm verifier", e))?);
         let crm = crm::start(crm_verifier).await;
         let weather = weather::start(None).await;
+        let billing = FunctionConfig::new("billing", &options.billing_binary).envs([
+            ("BILLING_ISSUER", issuer.clone()),
+            ("BILLING_CLIENT_ID", OBO_CLIENT.to_owned()),
+            ("BILLING_SCOPE", target_scope("billing")),
+        ]);
+        let billing = Arc::new(LambdaFunction::start(billing).await.map_err(|e| err("billing", e))?);
+        billing.ready(options.interceptor_deadline).await.map_err(|e| err("billing cold start", e))?;
 
         let obo_secret = secret_of(&cognito, OBO_CLIENT)?;
         let interceptor = FunctionConfig::new("interceptor", &options.interceptor_binary)
@@ -262,6 +278,11 @@ impl Stack {
                 GatewayTarget::new("weather", weather.mcp_url())
                     .with_credential(tool_sync(target_scope("weather"))?),
             )
+            .with_target(GatewayTarget::lambda(
+                "billing",
+                billing.clone() as Arc<dyn Invoke>,
+                billing_tools(),
+            ))
             .with_interceptor(interceptor.clone() as Arc<dyn Invoke>);
         for (name, url) in &options.extra_targets {
             gateway = gateway
@@ -269,7 +290,7 @@ impl Stack {
         }
         gateway.interceptor_timeout = options.interceptor_deadline;
         let gateway = crate::gateway::start(gateway).await.map_err(|e| err("gateway", e))?;
-        Ok(Self { cognito, trigger, interceptor, crm, weather, gateway, oidc })
+        Ok(Self { cognito, trigger, interceptor, crm, weather, billing, gateway, oidc })
     }
 
     /// The gateway's MCP endpoint.
@@ -277,18 +298,32 @@ impl Stack {
         self.gateway.mcp_url()
     }
 
-    /// Every line the two Lambdas wrote, as `(function, line)`.
+    /// Every line the Lambdas wrote, as `(function, line)`.
     pub fn lambda_logs(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for function in [&self.trigger, &self.interceptor] {
+        for function in [&self.trigger, &self.interceptor, &self.billing] {
             out.extend(function.logs().into_iter().map(|line| (function.name().to_owned(), line)));
         }
         out
     }
 
-    /// Stops both Lambda processes (servers stop when the stack is dropped).
+    /// Stops the Lambda processes (servers stop when the stack is dropped).
     pub async fn shutdown(&self) {
         self.trigger.shutdown().await;
         self.interceptor.shutdown().await;
+        self.billing.shutdown().await;
     }
+}
+
+/// The `billing` Lambda target's tool schema, as its gateway target configuration declares it.
+/// `_obo_token` is not declared: the model never learns of it (docs/lambda-targets.md).
+pub fn billing_tools() -> Vec<rmcp::model::Tool> {
+    let tools = json!([
+        {"name": "list_invoices", "description": "The invoices of the signed-in user's organisation.",
+         "inputSchema": {"type": "object", "properties": {
+             "status": {"type": "string", "description": "open or paid (default: open)"}}}},
+        {"name": "whoami", "description": "Who the billing target acts for.",
+         "inputSchema": {"type": "object", "properties": {}}},
+    ]);
+    serde_json::from_value(tools).expect("the billing tool schema is valid")
 }

@@ -25,6 +25,10 @@
 //! [`error_response`] turns it into `401` with `WWW-Authenticate: Bearer error="invalid_token"`.
 //! No AWS SDK is involved.
 //!
+//! AWS Lambda targets get no header: [`TargetVerifier::verify_lambda_call`] takes the token from
+//! the reserved `_obo_token` argument the interceptor sets, with the same checks
+//! (docs/lambda-targets.md).
+//!
 //! # Example
 //!
 //! ```no_run
@@ -58,10 +62,12 @@
 
 mod bearer;
 mod config;
+mod lambda;
 mod methods;
 mod verifier;
 
 pub use bearer::{bearer_token, error_response, parse_bearer, rejection_status, www_authenticate};
 pub use config::{DEFAULT_ORG_CLAIM, TargetConfig};
+pub use lambda::{LambdaToolCall, TOOL_NAME_KEY};
 pub use methods::{SERVICE_METHODS, service_method_allowed};
 pub use verifier::{OboIdentity, ServiceToken, TargetVerifier};

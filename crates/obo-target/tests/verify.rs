@@ -266,3 +266,93 @@ async fn keys_unavailable_is_a_server_side_failure() {
     assert_eq!(err.reason, ReasonCode::JwksUnavailable);
     assert_eq!(obo_target::rejection_status(&err), http::StatusCode::SERVICE_UNAVAILABLE);
 }
+
+mod lambda {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn context(tool: &str) -> HashMap<String, String> {
+        [
+            ("bedrockAgentCoreMessageVersion", "1.0"),
+            ("bedrockAgentCoreToolName", tool),
+            ("bedrockAgentCoreGatewayId", "gw-1"),
+            ("bedrockAgentCoreTargetId", "T1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
+    fn event(token: Value) -> Value {
+        json!({"account": "A-42", "_obo_token": token})
+    }
+
+    async fn reason(v: &TargetVerifier, event: Value, tool: Option<&str>) -> ReasonCode {
+        let custom = tool.map(context);
+        let err = v.verify_lambda_call(event.clone(), custom.as_ref()).await.unwrap_err();
+        if let Some(token) = event.get("_obo_token").and_then(Value::as_str) {
+            assert!(!err.message.contains(token), "the error quotes the token");
+        }
+        err.reason
+    }
+
+    #[tokio::test]
+    async fn a_delivered_token_yields_the_arguments_and_the_user() {
+        let iss = Issuer::start().await;
+        let v = iss.verifier(|c| c);
+        let custom = context("billing___get_invoice");
+        let call = v.verify_lambda_call(event(json!(iss.sign(&iss.obo()))), Some(&custom)).await.unwrap();
+        assert_eq!((call.target.as_str(), call.tool.as_str()), ("billing", "get_invoice"));
+        assert_eq!(Value::Object(call.arguments), json!({"account": "A-42"}));
+        assert_eq!(call.identity.user_sub, "sub-alice");
+        assert_eq!(call.identity.org_id.as_deref(), Some("acme"));
+    }
+
+    #[tokio::test]
+    async fn every_token_the_header_path_refuses_is_refused() {
+        let iss = Issuer::start().await;
+        let v = iss.verifier(|c| c);
+        let tool = Some("billing___get_invoice");
+        // Missing, not a string.
+        assert_eq!(reason(&v, json!({"account": "A-42"}), tool).await, ReasonCode::SubjectMissing);
+        assert_eq!(reason(&v, event(json!(["x"])), tool).await, ReasonCode::SubjectMalformed);
+        // Wrong scope, another target's token.
+        let mut wrong = iss.obo();
+        wrong["scope"] = json!("crm/other");
+        assert_eq!(reason(&v, event(json!(iss.sign(&wrong))), tool).await, ReasonCode::TokenNotForTarget);
+        let mut other_target = iss.obo();
+        other_target["scope"] = json!("hr/obo");
+        let other = iss.sign(&other_target);
+        assert_eq!(reason(&v, event(json!(other)), tool).await, ReasonCode::TokenNotForTarget);
+        // Expired: the machine token, and the delegation (`obo_exp`).
+        let mut expired = iss.obo();
+        expired["exp"] = json!(NOW - 1);
+        assert_eq!(reason(&v, event(json!(iss.sign(&expired))), tool).await, ReasonCode::SubjectExpired);
+        let mut delegation_over = iss.obo();
+        delegation_over["obo_exp"] = json!(NOW);
+        let over = iss.sign(&delegation_over);
+        assert_eq!(reason(&v, event(json!(over)), tool).await, ReasonCode::SubjectExpired);
+        // A plain user token, and a machine token that acts for nobody.
+        let user = iss.sign(&access_claims(&iss.issuer, "web-client", &alice(), NOW, 3600));
+        assert_eq!(reason(&v, event(json!(user)), tool).await, ReasonCode::TokenNotForTarget);
+        let bare = iss.sign(&iss.m2m(OBO, &[SCOPE]));
+        assert_eq!(reason(&v, event(json!(bare)), tool).await, ReasonCode::OboClaimsMissing);
+        // Signed by someone else.
+        let forger = RsaSigner::generate("k1");
+        let forged = forger.sign(&iss.obo());
+        assert_eq!(reason(&v, event(json!(forged)), tool).await, ReasonCode::SubjectBadSignature);
+    }
+
+    #[tokio::test]
+    async fn events_the_gateway_never_sends_are_bad_events() {
+        let iss = Issuer::start().await;
+        let v = iss.verifier(|c| c);
+        let token = json!(iss.sign(&iss.obo()));
+        assert_eq!(reason(&v, event(token.clone()), None).await, ReasonCode::BadEvent);
+        for name in ["get_invoice", "___get_invoice", "billing___"] {
+            assert_eq!(reason(&v, event(token.clone()), Some(name)).await, ReasonCode::BadEvent, "{name}");
+        }
+        assert_eq!(reason(&v, json!([token]), Some("billing___x")).await, ReasonCode::BadEvent);
+    }
+}

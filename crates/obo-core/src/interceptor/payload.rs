@@ -28,9 +28,6 @@ pub const OUTPUT_VERSION: &str = "1.0";
 /// error in JSON-RPC's reserved range); the reason is in `error.data.reason`.
 pub const JSONRPC_ERROR_CODE: i64 = -32001;
 
-/// The separator between target and tool (or prompt) in a gateway name (`<target>___<tool>`).
-pub const TOOL_SEPARATOR: &str = "___";
-
 /// Which kind of target the gateway is calling; the payload key is the same in the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Flavour {

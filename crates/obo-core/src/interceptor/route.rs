@@ -18,7 +18,8 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::interceptor::payload::{HeaderValue, Headers, TOOL_SEPARATOR, object};
+use crate::delivery::TOOL_SEPARATOR;
+use crate::interceptor::payload::{HeaderValue, Headers, object};
 use crate::interceptor::targets::is_target_name;
 use crate::reason::{ReasonCode, Rejection};
 

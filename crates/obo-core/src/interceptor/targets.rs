@@ -22,6 +22,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 
+use crate::delivery::{Delivery, RawDelivery};
 use crate::trigger::event::ON_BEHALF_OF_TOKEN;
 
 /// What the interceptor does for a target.
@@ -79,6 +80,9 @@ pub struct TargetPolicy {
     pub actor_scopes: Vec<String>,
     /// URI prefixes of the resources this target serves (any mode).
     pub resource_uris: Vec<String>,
+    /// Where the target receives its token (token-minting modes; default the `Authorization`
+    /// header).
+    pub deliver: Delivery,
 }
 
 impl TargetPolicy {
@@ -137,6 +141,8 @@ struct RawTarget {
     actor_scopes: Vec<String>,
     #[serde(default)]
     resource_uris: Vec<String>,
+    #[serde(default)]
+    deliver: Option<RawDelivery>,
 }
 
 /// The policy for a requested target.
@@ -251,7 +257,7 @@ impl Targets {
 pub(crate) fn is_target_name(name: &str) -> bool {
     (1..=100).contains(&name.len())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        && !name.contains(crate::interceptor::payload::TOOL_SEPARATOR)
+        && !name.contains(crate::delivery::TOOL_SEPARATOR)
 }
 
 /// Whether `uri` starts with `prefix`, the scheme (up to the first `:`) compared ignoring ASCII
@@ -308,7 +314,7 @@ fn validate(name: &str, raw: RawTarget) -> Result<TargetPolicy, String> {
     let exchange_fields = raw.audience.is_some() || raw.resource.is_some() || !raw.actor_scopes.is_empty();
     match mode {
         Mode::Passthrough | Mode::Deny => {
-            if !raw.scopes.is_empty() || !metadata.is_empty() || exchange_fields {
+            if !raw.scopes.is_empty() || !metadata.is_empty() || exchange_fields || raw.deliver.is_some() {
                 return Err(format!("mode {} takes no settings but `resource_uris`", mode.as_str()));
             }
         }
@@ -342,6 +348,7 @@ fn validate(name: &str, raw: RawTarget) -> Result<TargetPolicy, String> {
             }
         }
     }
+    let deliver = raw.deliver.map(RawDelivery::validate).transpose()?.unwrap_or_default();
     Ok(TargetPolicy {
         name: name.to_owned(),
         mode,
@@ -351,6 +358,7 @@ fn validate(name: &str, raw: RawTarget) -> Result<TargetPolicy, String> {
         resource: raw.resource,
         actor_scopes: raw.actor_scopes,
         resource_uris: raw.resource_uris,
+        deliver,
     })
 }
 
@@ -383,6 +391,8 @@ mod tests {
             (r#"{"a":{"mode":"obo","scopes":["s"],"metadata":{"onBehalfOfToken":"x"}}}"#, "may not use"),
             (r#"{"a":{"mode":"obo","scopes":["s"],"audience":"x"}}"#, "token-exchange only"),
             (r#"{"a":{"mode":"passthrough","scopes":["s"]}}"#, "takes no settings but"),
+            (r#"{"a":{"mode":"passthrough","deliver":{"argument":"_obo_token"}}}"#, "takes no settings but"),
+            (r#"{"a":{"mode":"obo","scopes":["s"],"deliver":{"argument":"token"}}}"#, "only argument name"),
             (r#"{"a":{"mode":"deny"},"a":{"mode":"passthrough"}}"#, "the key \"a\" is given twice"),
             (r#"{"a":{"mode":"obo","mode":"passthrough","scopes":["s"]}}"#, "duplicate field `mode`"),
             (

@@ -10,7 +10,9 @@
 //! - answers `tools/list`, `prompts/list`, `resources/list` and `resources/templates/list` from
 //!   a catalog synced with each target's own credential, tool and prompt names prefixed
 //!   `<target>___`, resource URIs unprefixed (AgentCore's naming rules); routes `tools/call` and
-//!   `prompts/get` by that prefix (removed before forwarding) and `resources/read` by URI.
+//!   `prompts/get` by that prefix (removed before forwarding) and `resources/read` by URI;
+//! - invokes Lambda targets with the tool's arguments as the event and the documented client
+//!   context (`bedrockAgentCoreToolName`, …), never with a header.
 //!
 //! It answers JSON (never SSE), issues an `Mcp-Session-Id` without enforcing it, and turns an
 //! interceptor failure (function error, timeout, crash) into a JSON-RPC error. See
@@ -21,6 +23,7 @@ mod credentials;
 mod handler;
 mod interceptor;
 mod jsonrpc;
+mod lambda_target;
 mod routing;
 mod upstream;
 
@@ -35,6 +38,7 @@ use obo_core::subject::jwks::{KeyStore, KeyStoreSettings};
 use obo_testkit::TestServer;
 
 pub use credentials::ClientCredentials;
+pub use lambda_target::{GATEWAY_ID, LambdaTarget, client_context};
 pub use routing::PREFIX_SEPARATOR;
 
 use crate::invoke::Invoke;
@@ -49,12 +53,20 @@ pub struct GatewayTarget {
     /// The gateway's own credential for it (tool sync, and calls the interceptor leaves
     /// without `Authorization`); `None` sends no `Authorization`.
     pub credential: Option<ClientCredentials>,
+    /// A Lambda target instead of an MCP server (`url` and `credential` then unused).
+    pub lambda: Option<LambdaTarget>,
 }
 
 impl GatewayTarget {
     /// A target without credential.
     pub fn new(name: impl Into<String>, url: impl Into<String>) -> Self {
-        Self { name: name.into(), url: url.into(), credential: None }
+        Self { name: name.into(), url: url.into(), credential: None, lambda: None }
+    }
+
+    /// A Lambda target: `function` runs each tool call, `tools` is the target's tool schema.
+    pub fn lambda(name: impl Into<String>, function: Arc<dyn Invoke>, tools: Vec<rmcp::model::Tool>) -> Self {
+        let lambda = LambdaTarget { function, tools, timeout: Duration::from_secs(30) };
+        Self { name: name.into(), url: String::new(), credential: None, lambda: Some(lambda) }
     }
 
     /// With a client_credentials credential.
@@ -234,14 +246,21 @@ pub async fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError>
         if targets.iter().any(|t| t.name == target.name) {
             return Err(ConfigError::new(field, "is listed twice").into());
         }
-        checked_url(&target.url).map_err(|e| ConfigError::new(field.clone(), e.to_string()))?;
+        if target.lambda.is_none() {
+            checked_url(&target.url).map_err(|e| ConfigError::new(field.clone(), e.to_string()))?;
+        }
         let credential = match target.credential {
             Some(c) => Some(
                 credentials::TokenProvider::new(c, http.clone()).map_err(|e| ConfigError::new(field, e))?,
             ),
             None => None,
         };
-        targets.push(routing::Target { name: target.name, url: target.url, credential });
+        targets.push(routing::Target {
+            name: target.name,
+            url: target.url,
+            credential,
+            lambda: target.lambda,
+        });
     }
     let upstream =
         upstream::Upstream::new(config.target_timeout).map_err(|e| ConfigError::new("http client", e))?;

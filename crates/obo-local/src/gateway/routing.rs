@@ -22,6 +22,7 @@ use super::authorizer::Authorizer;
 use super::credentials::TokenProvider;
 use super::handler::RequestLog;
 use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_PARAMS};
+use super::lambda_target::{self, LambdaTarget};
 use super::upstream::{Upstream, UpstreamError};
 use crate::invoke::Invoke;
 
@@ -33,6 +34,7 @@ pub(crate) struct Target {
     pub(crate) name: String,
     pub(crate) url: String,
     pub(crate) credential: Option<TokenProvider>,
+    pub(crate) lambda: Option<LambdaTarget>,
 }
 
 /// Everything a request needs, shared by all requests.
@@ -72,6 +74,14 @@ impl Gateway {
         let mut all = Catalog::default();
         for (index, target) in self.targets.iter().enumerate() {
             let failed = |detail: String| GatewayError::ToolSync { target: target.name.clone(), detail };
+            if let Some(lambda) = &target.lambda {
+                // A Lambda target's tools are its configured schema: nothing to list.
+                all.tools.extend(lambda.tools.iter().cloned().map(|mut tool| {
+                    tool.name = format!("{}{PREFIX_SEPARATOR}{}", target.name, tool.name).into();
+                    tool
+                }));
+                continue;
+            }
             let authorization = self.credential(target).await.map_err(failed)?;
             let listing =
                 self.upstream.list_all(&target.url, authorization).await.map_err(|e| failed(describe(&e)))?;
@@ -130,6 +140,10 @@ impl Gateway {
         log: &mut RequestLog,
     ) -> Response {
         let (target, params) = match self.unprefixed::<GetPromptRequestParams>(params, "prompt") {
+            Ok((target, _)) if target.lambda.is_some() => {
+                let data = Some(json!({"source": "gateway"}));
+                return jsonrpc::error(id, INVALID_PARAMS, "a Lambda target has no prompts", data);
+            }
             Ok(routed) => routed,
             Err((message, data)) => return jsonrpc::error(id, INVALID_PARAMS, message, data),
         };
@@ -192,6 +206,11 @@ impl Gateway {
             Ok(routed) => routed,
             Err((message, data)) => return jsonrpc::error(id, INVALID_PARAMS, message, data),
         };
+        if let Some(lambda) = &target.lambda {
+            // Lambda targets are invoked with the gateway's IAM role: no header reaches them.
+            log.target = Some(target.name.clone());
+            return lambda_target::call(lambda, &target.name, id, params).await;
+        }
         let url = target.url.clone();
         self.relay(id, target, authorization, log, |auth| async move {
             self.upstream.call_tool(&url, auth, headers, params).await

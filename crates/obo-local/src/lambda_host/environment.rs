@@ -26,6 +26,8 @@ pub(super) struct Dispatch {
     pub(super) body: Bytes,
     pub(super) deadline_epoch_ms: u64,
     pub(super) trace_id: String,
+    /// `Lambda-Runtime-Client-Context`: the client context as JSON text, if the caller set one.
+    pub(super) client_context: Option<String>,
 }
 
 /// How an invocation ended, as seen from inside the environment.

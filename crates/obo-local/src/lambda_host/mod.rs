@@ -41,7 +41,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::time::{Instant, timeout_at};
 
-use crate::invoke::{BoxFuture, Invoke, InvokeError};
+use crate::invoke::{BoxFuture, Invocation, Invoke, InvokeError};
 use environment::{Completion, Dispatch, Environment, Status};
 use logs::LogBuffer;
 
@@ -261,7 +261,12 @@ impl LambdaFunction {
         env.state.stop();
     }
 
-    async fn run(&self, event: Value, deadline: Duration) -> Result<Value, InvokeError> {
+    async fn run(
+        &self,
+        event: Value,
+        client_context: Option<&Value>,
+        deadline: Duration,
+    ) -> Result<Value, InvokeError> {
         let until = Instant::now() + deadline;
         let body = Bytes::from(serde_json::to_vec(&event).unwrap_or_default());
         if body.len() > MAX_PAYLOAD_BYTES {
@@ -284,6 +289,7 @@ impl LambdaFunction {
             body,
             deadline_epoch_ms: epoch_millis() + remaining.as_millis() as u64,
             trace_id: trace_id(),
+            client_context: client_context.map(Value::to_string),
         };
         self.common.count(|c| c.invocations += 1);
         let reply = env.state.dispatch(dispatch)?;
@@ -331,7 +337,13 @@ impl LambdaFunction {
 impl Invoke for LambdaFunction {
     /// Runs one invocation; `deadline` covers the whole call (queueing and cold start included).
     fn invoke(&self, event: Value, deadline: Duration) -> BoxFuture<'_, Result<Value, InvokeError>> {
-        Box::pin(self.run(event, deadline))
+        Box::pin(self.run(event, None, deadline))
+    }
+
+    /// As [`Invoke::invoke`], with a client context (delivered in `Lambda-Runtime-Client-Context`,
+    /// which `lambda_runtime` reads into `Context::client_context`).
+    fn invoke_with_client_context(&self, event: Value, context: Value, deadline: Duration) -> Invocation<'_> {
+        Box::pin(async move { self.run(event, Some(&context), deadline).await })
     }
 }
 

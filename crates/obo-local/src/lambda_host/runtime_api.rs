@@ -2,7 +2,7 @@
 //! `lambda_runtime` (and every other Lambda runtime client) calls.
 //!
 //! - `GET  invocation/next` long-polls and answers with the event and the `Lambda-Runtime-*`
-//!   headers. It never answers 204: a release build of `lambda_runtime` does not skip it.
+//!   headers (`Lambda-Runtime-Client-Context` when the caller set a client context). It never answers 204: a release build of `lambda_runtime` does not skip it.
 //! - `POST invocation/{id}/response` delivers the result (at most 6 MB, as in Lambda).
 //! - `POST invocation/{id}/error` delivers a function error, `{"errorType","errorMessage"}`.
 //! - `POST init/error` reports a failed cold start; the environment is then stopped.
@@ -65,6 +65,20 @@ async fn next(State(env): State<Arc<EnvState>>) -> Response {
             }
             Err(_) => {
                 return api_error(StatusCode::INTERNAL_SERVER_ERROR, "Host.InvalidHeader", name);
+            }
+        }
+    }
+    if let Some(context) = dispatch.client_context {
+        match HeaderValue::try_from(context) {
+            Ok(value) => {
+                headers.insert("lambda-runtime-client-context", value);
+            }
+            Err(_) => {
+                return api_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Host.InvalidHeader",
+                    "lambda-runtime-client-context",
+                );
             }
         }
     }
