@@ -53,6 +53,7 @@ impl Delivery {
 
 /// `"deliver"` as configured: exactly one of `header` or `argument`, each with its one allowed
 /// name.
+#[cfg(feature = "lambda")]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDelivery {
@@ -62,6 +63,7 @@ pub(crate) struct RawDelivery {
     argument: Option<String>,
 }
 
+#[cfg(feature = "lambda")]
 impl RawDelivery {
     /// Validates the setting; errors say what is allowed.
     pub(crate) fn validate(self) -> Result<Delivery, String> {
