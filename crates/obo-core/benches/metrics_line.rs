@@ -35,6 +35,7 @@ fn bench(c: &mut Criterion) {
         reason: None,
         target: Some("crm"),
         cache: Some(CacheStatus::Miss),
+        shared: None,
         idp: Some(IdpReport {
             status: IdpStatus::Success,
             attempts: 1,

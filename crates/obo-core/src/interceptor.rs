@@ -33,6 +33,7 @@ use crate::jwt::unverified_claims;
 use crate::metrics::{Function, IdpReport, Metrics, MetricsSink, Record, UNLISTED_TARGET};
 use crate::reason::{ReasonCode, Rejection};
 use crate::route::{self, JsonRpc, Route};
+use crate::shared_cache::{SharedNote, SharedStatus, SharedTier};
 use crate::targets::{Mode, Resolved, TargetPolicy, is_target_name};
 use crate::token_cache::{CacheKey, CacheStatus, CachedToken, KeyBuilder, TokenCache};
 use crate::token_client::IdpCalls;
@@ -58,6 +59,7 @@ struct Log {
     unlisted: bool,
     mode: Option<&'static str>,
     cache: Option<CacheStatus>,
+    shared: Option<SharedStatus>,
     idp: Option<IdpReport>,
     reason: Option<Rejection>,
     sub: Option<String>,
@@ -81,6 +83,7 @@ impl Log {
             reason: self.reason.as_ref().map(|r| r.reason),
             target: self.target(),
             cache: self.cache,
+            shared: self.shared,
             idp: self.idp,
             latency,
         }
@@ -90,6 +93,7 @@ impl Log {
         let target = self.target();
         let latency_us = latency.as_micros() as u64;
         let cache = self.cache.map(CacheStatus::as_str);
+        let shared_cache = self.shared.map(SharedStatus::as_str);
         let idp_attempts = self.idp.map(|idp| idp.attempts);
         match &self.reason {
             None => tracing::info!(
@@ -99,6 +103,7 @@ impl Log {
                 method = self.method.as_deref(),
                 uri_scheme = self.uri_scheme.as_deref(),
                 cache,
+                shared_cache,
                 idp_attempts,
                 sub = self.sub.as_deref(),
                 latency_us,
@@ -111,6 +116,7 @@ impl Log {
                 method = self.method.as_deref(),
                 uri_scheme = self.uri_scheme.as_deref(),
                 cache,
+                shared_cache,
                 reason = r.reason.as_str(),
                 retryable = r.reason.retryable(),
                 detail = %r.message,
@@ -127,6 +133,7 @@ pub struct Interceptor {
     /// Per target: the length-prefixed request parameters that enter its cache keys.
     key_fields: HashMap<String, Vec<u8>>,
     cache: TokenCache,
+    shared: SharedTier,
     minter: Option<mint::Minter>,
     verifier: Option<SubjectVerifier>,
     metrics: Metrics,
@@ -167,7 +174,7 @@ impl Interceptor {
 
     fn assemble(
         config: InterceptorConfig,
-        parts: mint::Parts,
+        mut parts: mint::Parts,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
         let keys = config.verify_inbound.then(|| {
@@ -176,6 +183,19 @@ impl Interceptor {
         let verifier =
             keys.clone().map(|keys| SubjectVerifier::new(config.verifier.clone(), keys, clock.clone()));
         let metrics = Metrics::new(Function::Interceptor, &config.metrics, clock.clone(), keys);
+        let shared = match (&config.shared_cache, parts.table.take(), parts.client_secret()) {
+            (None, _, _) => SharedTier::off(),
+            (Some(settings), Some(table), Some(secret)) => {
+                SharedTier::new(table, settings.clone(), secret, config.cache, clock.clone())
+            }
+            // Fail closed: the tier is on but cannot be reached or keyed.
+            (Some(_), _, _) => {
+                return Err(ConfigError::new(
+                    "OBO_SHARED_CACHE",
+                    "needs the AWS SDK configuration and the on-behalf-of client's secret",
+                ));
+            }
+        };
         let minter = parts.into_minter(&config, clock.clone());
         let key_fields = match &config.tokens {
             Some(tokens) => config
@@ -187,7 +207,7 @@ impl Interceptor {
             None => HashMap::new(),
         };
         let cache = TokenCache::new(config.cache, clock.clone());
-        Ok(Self { config, key_fields, cache, minter, verifier, metrics, clock })
+        Ok(Self { config, key_fields, cache, shared, minter, verifier, metrics, clock })
     }
 
     /// Writes metric lines to `sink` instead of stdout (tests, local tools); `OBO_METRICS=off`
@@ -214,6 +234,12 @@ impl Interceptor {
         &self.cache
     }
 
+    /// The local cache key of `user_token` for `target` (for inspection: the shared tier's tests
+    /// check that the table never holds it); `None` for a target that mints nothing.
+    pub fn cache_key_for(&self, target: &str, user_token: &str) -> Option<CacheKey> {
+        self.key_fields.get(target).map(|fields| cache_key(user_token, fields))
+    }
+
     /// Handles one interceptor invocation given as JSON text; always answers with an interceptor
     /// output as JSON text. Bodies are copied from input to output byte for byte.
     pub async fn handle_json(&self, event: &str) -> String {
@@ -222,7 +248,7 @@ impl Interceptor {
         let out = match GatewayEvent::parse(event) {
             Err((flavour, rejection)) => reject(flavour, None, rejection, None, &mut log),
             Ok(GatewayEvent { flavour, request, response: Some(response) }) => {
-                self.response(flavour, request.as_ref(), response, &mut log)
+                self.response(flavour, request.as_ref(), response, &mut log).await
             }
             Ok(GatewayEvent { flavour, request: Some(request), response: None }) => {
                 self.request(flavour, &request, &mut log).await
@@ -376,6 +402,8 @@ impl Interceptor {
         let key = cache_key(user_token, fields);
         // Only misses run this; the token client's log lines carry the target through the span.
         let calls = IdpCalls::default();
+        let shared = SharedNote::new();
+        let user_expires_at_ms = exp.saturating_mul(1000);
         let fetch = || {
             let span = tracing::info_span!(
                 "token_request",
@@ -383,6 +411,10 @@ impl Interceptor {
                 mode = policy.mode.as_str()
             );
             async {
+                // The shared tier, after the local miss and before the identity provider.
+                if let Some(found) = self.shared.lookup(&key, user_token, user_expires_at_ms, &shared).await {
+                    return Ok(found);
+                }
                 if let Some(verifier) = &self.verifier {
                     let verified = verifier.verify(user_token, None).await?;
                     if verified.sub() != sub {
@@ -392,12 +424,15 @@ impl Interceptor {
                         ));
                     }
                 }
-                minter.mint(policy, user_token, sub, &self.cache, &calls).await
+                let minted = minter.mint(policy, user_token, sub, &self.cache, &calls).await?;
+                self.shared.store(&key, user_token, user_expires_at_ms, &minted, &shared).await;
+                Ok(minted)
             }
             .instrument(span)
         };
-        let (outcome, status) = self.cache.get_or_fetch(key, exp.saturating_mul(1000), fetch).await;
+        let (outcome, status) = self.cache.get_or_fetch(key, user_expires_at_ms, fetch).await;
         log.cache = Some(status);
+        log.shared = shared.get();
         log.idp = calls.report();
         let minted = outcome?;
         log.sub = Some(sub.to_owned());
@@ -405,11 +440,11 @@ impl Interceptor {
     }
 
     /// RESPONSE interceptor: evict the token an on-behalf-of target refused (401), then leave
-    /// the response exactly as it is. Best-effort: only this execution environment's cache is
-    /// touched, and only when the event carries the request (the user token and the target
+    /// the response exactly as it is. Best-effort: this execution environment's cache and the
+    /// shared tier's item (when the tier is on) are evicted, only when the event carries the request (the user token and the target
     /// name are in it); without it the response passes unchanged and is counted as
     /// `response_without_request`.
-    fn response(
+    async fn response(
         &self,
         flavour: Flavour,
         request: Option<&GatewayRequest<'_>>,
@@ -427,8 +462,11 @@ impl Interceptor {
                 && let (Ok(token), Some(fields)) =
                     (user_token(&request.headers), self.key_fields.get(&policy.name))
             {
-                let evicted = self.cache.evict(&cache_key(token, fields));
-                log.outcome = if evicted { "evicted" } else { "response" };
+                let key = cache_key(token, fields);
+                let evicted = self.cache.evict(&key);
+                log.shared = self.shared.evict(&key).await;
+                let shared_evicted = log.shared == Some(SharedStatus::Evicted);
+                log.outcome = if evicted || shared_evicted { "evicted" } else { "response" };
             }
         }
         gateway::pass_response(flavour, response)

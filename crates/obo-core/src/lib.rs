@@ -10,7 +10,7 @@
 //! - [`reason`]: the stable reason codes every rejection carries.
 //! - [`interceptor`]: the AgentCore Gateway REQUEST interceptor's logic, on top of
 //!   [`gateway`] (payloads), [`route`] (which target a request is for), [`targets`] (policy), [`token_client`] (acquisition),
-//!   [`client_secret`] and [`token_cache`].
+//!   [`client_secret`], [`token_cache`] and the optional [`shared_cache`] (sealed by [`seal`]).
 //! - [`metrics`]: one CloudWatch Embedded Metric Format line per invocation of either Lambda.
 
 pub mod claims;
@@ -32,7 +32,9 @@ pub mod reason;
 pub mod route;
 pub mod runtime_api;
 pub mod scope_groups;
+pub mod seal;
 pub mod secret;
+pub mod shared_cache;
 pub mod targets;
 pub mod token_cache;
 pub mod token_client;

@@ -15,7 +15,7 @@
 //!
 //! Dimensions are low-cardinality by construction: `Function` (`pre-token`, `interceptor`),
 //! `Outcome` and `Reason` (fixed codes), `Target` (a configured target name or `unlisted`) and
-//! `IdpStatus` (a status class). Never a user, a subject, a client id or anything from a token.
+//! `IdpStatus` (a status class), `SharedCache` (what the shared tier did). Never a user, a subject, a client id or anything from a token.
 
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
@@ -27,6 +27,7 @@ use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env};
 use crate::jwks::KeyStore;
 use crate::reason::ReasonCode;
+use crate::shared_cache::SharedStatus;
 use crate::token_cache::CacheStatus;
 
 /// The default CloudWatch namespace (`OBO_METRICS_NAMESPACE`).
@@ -35,7 +36,7 @@ pub const DEFAULT_NAMESPACE: &str = "CognitoObo";
 /// The `Target` value of targets that are not configured (never the name a caller sent).
 pub const UNLISTED_TARGET: &str = "unlisted";
 
-/// Room for the longest line: five directives with a 255-character namespace, a 100-character
+/// Room for the longest line: six directives with a 255-character namespace, a 100-character
 /// target, and the values.
 const LINE_CAP: usize = 4096;
 
@@ -202,6 +203,8 @@ pub struct Record<'a> {
     pub target: Option<&'a str>,
     /// How the token cache served it (interceptor, token-minting targets only).
     pub cache: Option<CacheStatus>,
+    /// What the shared cache tier did (interceptor with `OBO_SHARED_CACHE` on).
+    pub shared: Option<SharedStatus>,
     /// The identity provider's answers, when this invocation asked it for a token.
     pub idp: Option<IdpReport>,
     /// The handler's own time.
@@ -341,6 +344,10 @@ impl Metrics {
             out.write_char(',')?;
             self.directive(out, &[&["Function"], &["Function", "Target"]], metrics)?;
         }
+        if r.shared.is_some() {
+            out.write_char(',')?;
+            self.directive(out, &[&["Function", "SharedCache"]], &[("SharedCacheCalls", COUNT)])?;
+        }
         if r.idp.is_some() {
             out.write_char(',')?;
             self.directive(
@@ -361,6 +368,10 @@ impl Metrics {
             out.write_str(",\"Reason\":")?;
             json_string(out, reason.as_str())?;
         }
+        if let Some(shared) = r.shared {
+            out.write_str(",\"SharedCache\":")?;
+            json_string(out, shared.as_str())?;
+        }
         if let Some(idp) = r.idp {
             out.write_str(",\"IdpStatus\":")?;
             json_string(out, idp.status.as_str())?;
@@ -373,6 +384,9 @@ impl Metrics {
         }
         if r.reason.is_some() {
             out.write_str(",\"Rejections\":1")?;
+        }
+        if r.shared.is_some() {
+            out.write_str(",\"SharedCacheCalls\":1")?;
         }
         if let Some((status, _)) = cache {
             let miss = u8::from(status == CacheStatus::Miss);
@@ -535,13 +549,14 @@ mod tests {
             reason: Some(ReasonCode::SubjectAlreadyDelegated),
             target: Some(&target),
             cache: Some(CacheStatus::Miss),
+            shared: Some(SharedStatus::Unopenable),
             idp: Some(idp),
             latency: Duration::from_secs(3600),
         });
         let line = lines.0.lock().unwrap().pop().expect("a line");
         assert!(line.len() < LINE_CAP, "{}", line.len());
         let doc: Value = serde_json::from_slice(&line).unwrap();
-        assert_eq!(doc["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(), 5);
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(), 6);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::http::{checked_url, is_loopback};
 use crate::jwks::KeyStoreSettings;
 use crate::metrics::MetricsSettings;
 use crate::secret::Secret;
+use crate::shared_cache::SharedCacheSettings;
 use crate::targets::{Mode, Targets};
 use crate::token_cache::CacheSettings;
 use crate::token_client::RetryPolicy;
@@ -78,6 +79,8 @@ pub struct InterceptorConfig {
     pub keys: KeyStoreSettings,
     /// Token cache limits.
     pub cache: CacheSettings,
+    /// The optional shared tier (`OBO_SHARED_CACHE`), off by default.
+    pub shared_cache: Option<SharedCacheSettings>,
     /// CloudWatch metrics (`OBO_METRICS`, `OBO_METRICS_NAMESPACE`).
     pub metrics: MetricsSettings,
     /// Which certificate authorities outbound https trusts (`OBO_TLS_ROOTS`).
@@ -140,9 +143,17 @@ impl InterceptorConfig {
         } else {
             None
         };
+        let shared_cache = SharedCacheSettings::from_env(&env)?;
+        if shared_cache.is_some() && tokens.is_none() {
+            return Err(ConfigError::new(
+                "OBO_SHARED_CACHE",
+                "is set but no target mints tokens (the tier is keyed by the on-behalf-of client's secret)",
+            ));
+        }
         Ok(Self {
             targets,
             tokens,
+            shared_cache,
             verify_inbound,
             verifier,
             keys: KeyStoreSettings::from_env(&env)?,
