@@ -44,6 +44,16 @@ pub fn write(dir: &Path, details: &Map<String, Value>) -> Result<Vec<PathBuf>, S
     Ok(written)
 }
 
+/// A chart frame: caption, margins and label areas, the same on every chart.
+fn framed<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    caption: &str,
+) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder.caption(caption, ("sans-serif", 20)).margin(15).x_label_area_size(40).y_label_area_size(70);
+    builder
+}
+
 fn numbers(v: &Value) -> Vec<f64> {
     v.as_array().map(|a| a.iter().filter_map(Value::as_f64).collect()).unwrap_or_default()
 }
@@ -67,11 +77,7 @@ fn rss(path: &Path, memory: &Value) -> Drawn {
     let y_max = max_of(runs.iter().flat_map(|r| &r.1)) * 1.2 + 1.0;
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Resident memory over invocations (make bench, memory)", ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
+    let mut chart = framed(&root, "Resident memory over invocations (make bench, memory)")
         .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
     chart.configure_mesh().x_desc("invocations after warm-up").y_desc("VmRSS, MB").draw()?;
     for ((label, mb, invocations), colour) in runs.iter().zip(COLOURS) {
@@ -104,11 +110,7 @@ fn latencies(path: &Path, latency: &Value) -> Drawn {
     let y_max = max_of(kinds.iter().map(|k| &k.2)) * 1.2 + 0.1;
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Tool-call latency through the local stack, p50 and p99", ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
+    let mut chart = framed(&root, "Tool-call latency through the local stack, p50 and p99")
         .build_cartesian_2d(0.0..kinds.len() as f64, 0.0..y_max)?;
     let labels: Vec<&str> = kinds.iter().map(|k| k.0).collect();
     chart
@@ -154,11 +156,7 @@ fn token_requests(path: &Path, quota: &Value) -> Drawn {
     let y_max = max_of(series.iter().flat_map(|s| &s.1)) * 1.1 + 1.0;
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Cognito token requests per 10 minutes, simulated day", ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
+    let mut chart = framed(&root, "Cognito token requests per 10 minutes, simulated day")
         .build_cartesian_2d(0.0..(buckets as f64 / 6.0).max(1.0), 0.0..y_max)?;
     chart.configure_mesh().x_desc("hour of the day").y_desc("token requests / 10 min").draw()?;
     for ((name, values), colour) in series.iter().zip(COLOURS) {
@@ -181,11 +179,7 @@ fn validity_sweep(path: &Path, sweep: &Value) -> Drawn {
     let y_max = points.iter().flat_map(|p| designs.map(|d| cost(p, d))).fold(0.0, f64::max) * 1.1 + 1.0;
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption("Cost per million tool calls against minted-token validity", ("sans-serif", 20))
-        .margin(15)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
+    let mut chart = framed(&root, "Cost per million tool calls against minted-token validity")
         .build_cartesian_2d(0.0..65.0, (0.0..y_max).log_scale())?;
     chart
         .configure_mesh()
