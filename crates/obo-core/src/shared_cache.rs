@@ -261,6 +261,10 @@ impl SharedTier {
         note: &SharedNote,
     ) -> Option<Minted> {
         let tier = self.0.as_ref()?;
+        if tier.cache.max_age_ms == 0 {
+            // Token caching is off (OBO_CACHE_MAX_AGE_SECONDS=0): nothing is stored, nothing to read.
+            return None;
+        }
         let slot = tier.slot(cache_key);
         let found = match tier.call(get_item(&tier.client, &tier.settings.table, &slot.item)).await {
             Ok(found) => found,

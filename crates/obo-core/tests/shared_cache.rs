@@ -399,3 +399,16 @@ async fn the_tier_fails_closed_at_cold_start_without_its_secret_or_the_sdk() {
     let err = Interceptor::with_secrets(config, secrets, obo_core::clock::system_clock()).err().unwrap();
     assert_eq!(err.variable, "OBO_SHARED_CACHE");
 }
+
+#[tokio::test]
+async fn with_token_caching_off_the_table_is_neither_read_nor_written() {
+    let idp = FakeIdp::start().await;
+    let table = Table::create().await;
+    let (env, _, lines) =
+        environment(&idp, &table.name, &table.sdk, &[("OBO_CACHE_MAX_AGE_SECONDS", "0")]).await;
+    let user = idp.user_token(&new_sub(), 3600);
+    let first = token(&env, &user).await;
+    assert_ne!(token(&env, &user).await, first, "minted each time");
+    assert_eq!(lines.last_shared(), None);
+    assert!(table.scan().await.is_empty());
+}
