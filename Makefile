@@ -35,13 +35,16 @@ test: test-tools python-examples
 	cd examples/python && $(abspath $(PY_EXAMPLES))/bin/python -m unittest discover
 	$(CARGO) build --workspace --bins
 	$(CARGO) build -p obo-target --example billing_lambda
-	OBO_PYTHON=$(abspath $(PY_EXAMPLES))/bin/python $(CARGO) test --workspace --all-features
+	OBO_PYTHON=$(abspath $(PY_EXAMPLES))/bin/python OBO_MOTO_PYTHON=$(PYTHON) $(CARGO) test --workspace --all-features
 
 ## AWS's Lambda Runtime Interface Emulator, which the end-to-end tests run the binaries under,
-## ships in the aws-sam-cli wheel: installed once if missing.
+## ships in the aws-sam-cli wheel; moto's server is the DynamoDB the shared cache tier's tests run
+## against (docs/shared-cache.md): each installed once if missing.
 test-tools:
 	@$(PYTHON) -c 'import samcli' 2>/dev/null || $(PYTHON) -m pip install --quiet \
 		--disable-pip-version-check 'aws-sam-cli==1.170.0'
+	@$(PYTHON) -c 'import moto.server, flask_cors' 2>/dev/null || $(PYTHON) -m pip install --quiet \
+		--disable-pip-version-check 'moto[server]==5.2.1'
 
 ## The Python examples' dependencies from PyPI, pinned, in a venv under the target directory;
 ## reinstalled when the requirements change.

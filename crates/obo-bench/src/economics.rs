@@ -3,15 +3,17 @@
 
 use serde_json::{Value, json};
 
-use crate::cost::{Cost, Durations, Prices};
+use crate::cost::{Cost, Durations, Prices, TierCost};
 use crate::report::{Figure, Goal, Unit};
+use crate::shared_tier::TierModel;
 use crate::simulation::Outcome;
 use crate::workload::Workload;
 
 /// The designs compared, each with its exchange count.
-fn designs(o: &Outcome) -> [(&'static str, u64); 4] {
+fn designs(o: &Outcome) -> [(&'static str, u64); 5] {
     [
         ("cached", o.exchanges),
+        ("shared_tier", o.tier.exchanges),
         ("ideal_per_environment", o.ideal_per_environment),
         ("ideal_shared", o.ideal_shared),
         ("uncached", o.obo_calls),
@@ -58,8 +60,59 @@ pub fn figures(w: &Workload, o: &Outcome, d: &Durations, p: &Prices) -> Vec<Figu
             .note("one token request per on-behalf-of call"),
         Figure::new("cost_per_million_calls_shared", "Cost / 1M tool calls, one shared cache", shared.total, Unit::Dollars)
             .floor("ideal per environment", ideal.total)
-            .note("context only: an ideal cache shared by all execution environments (Lambda has none)"),
+            .note("context only: an ideal cache shared by all execution environments"),
+        shared_tier_exchanges(o),
+        shared_tier_cost(o, d, p, shared.total),
     ]
+}
+
+/// The shared tier's token requests against one ideal shared cache (goal: 1.05×).
+fn shared_tier_exchanges(o: &Outcome) -> Figure {
+    let m = TierModel::DEFAULT;
+    let t = &o.tier;
+    Figure::new("sim_shared_tier_exchanges", "Day simulation: token exchanges, shared tier", t.exchanges as f64, Unit::Count)
+        .floor("ideal shared cache", o.ideal_shared as f64)
+        .goal(Goal::RatioAtMost { ratio: 1.05 })
+        .note(format!(
+            "OBO_SHARED_CACHE: the real caches with one table behind them; window between a local miss and \
+             the put {} ms (get {} + token request {} + put {}); {} local hits, {} shared hits, {} GetItem, {} \
+             PutItem stored + {} lost; {} token requests raced another environment's",
+            m.window_ms(),
+            m.get_ms,
+            m.mint_ms,
+            m.put_ms,
+            t.local_hits,
+            t.shared_hits,
+            t.reads,
+            t.writes,
+            t.lost_writes,
+            t.races
+        ))
+}
+
+/// The shared tier's cost per million tool calls, DynamoDB included.
+fn shared_tier_cost(o: &Outcome, d: &Durations, p: &Prices, ideal_shared: f64) -> Figure {
+    let m = TierModel::DEFAULT;
+    let base = Cost::per_million_calls(o.calls, o.tier.exchanges, d, p);
+    let tier = TierCost::per_million_calls(o.calls, &o.tier, &m, p);
+    Figure::new(
+        "cost_per_million_calls_shared_tier",
+        "Cost / 1M tool calls, shared tier",
+        base.total + tier.total(),
+        Unit::Dollars,
+    )
+    .floor("ideal shared cache", ideal_shared)
+    .note(format!(
+        "Cognito ${:.2} + Lambda ${:.2} + DynamoDB ${:.4} (GetItem 1 RRU, PutItem {} WRU: ${}/1M RRU, ${}/1M WRU \
+         on demand) + Lambda waiting on the table ${:.4}",
+        base.cognito,
+        base.lambda_requests + base.lambda_compute,
+        tier.dynamodb,
+        m.write_units(),
+        p.per_million_read_units,
+        p.per_million_write_units,
+        tier.lambda_compute
+    ))
 }
 
 /// Everything the rows come from.
@@ -68,7 +121,13 @@ pub fn details(w: &Workload, o: &Outcome, d: &Durations, p: &Prices) -> Value {
         .into_iter()
         .map(|(name, exchanges)| {
             let cost = Cost::per_million_calls(o.calls, exchanges, d, p);
-            (name.to_owned(), json!({"exchanges": exchanges, "cost_per_million_calls": cost}))
+            let mut row = json!({"exchanges": exchanges, "cost_per_million_calls": cost});
+            if name == "shared_tier" {
+                let tier = TierCost::per_million_calls(o.calls, &o.tier, &TierModel::DEFAULT, p);
+                row["table_cost_per_million_calls"] = json!(tier);
+                row["total_per_million_calls"] = json!(cost.total + tier.total());
+            }
+            (name.to_owned(), row)
         })
         .collect();
     json!({
@@ -84,6 +143,7 @@ pub fn details(w: &Workload, o: &Outcome, d: &Durations, p: &Prices) -> Value {
         "hit_rate": o.hit_rate(),
         "peak_entries_per_cache": o.peak_entries,
         "designs": per_design,
+        "shared_tier": {"counts": o.tier, "model": TierModel::DEFAULT},
         "prices": p,
         "durations": d,
     })

@@ -20,9 +20,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use obo_bench::cost::{Durations, Prices};
 use obo_bench::fixture::Paths;
 use obo_bench::report::{Failure, Figure, Report};
+use obo_bench::shared_tier::TierModel;
 use obo_bench::workload::Workload;
 use obo_bench::{
-    cold_start, criterion, economics, flat_memory, latency, load, machine, rss, simulation, size,
+    charts, cold_start, criterion, economics, flat_memory, latency, load, machine, quota, rss, simulation,
+    size, sweep,
 };
 use serde_json::{Value, json};
 
@@ -207,9 +209,14 @@ async fn main() -> ExitCode {
     print!("{}", report.table());
     let meta = json!({"unix_time": unix_time, "machine": machine, "arguments": args, "parts": o.parts,
                       "lambda_metrics": "production default (OBO_METRICS unset) for the binaries; off in criterion"});
-    match report.write(&paths.target_dir.join("bench"), unix_time, meta) {
+    let bench_dir = paths.target_dir.join("bench");
+    match report.write(&bench_dir, unix_time, meta) {
         Ok(path) => println!("\nwritten to {} and latest.json", path.display()),
         Err(e) => eprintln!("obo-bench: could not write the report: {e}"),
+    }
+    match charts::write(&bench_dir, &report.details) {
+        Ok(written) => written.iter().for_each(|path| println!("chart: {}", path.display())),
+        Err(e) => eprintln!("obo-bench: could not draw the charts: {e}"),
     }
     if report.missed() > 0 {
         println!("{} goal(s) missed", report.missed());
@@ -221,7 +228,7 @@ fn simulation_part(durations: &Durations) -> Part {
     let workload = Workload::DAY;
     let settings = simulation::default_settings()?;
     let calls = workload.generate()?;
-    let outcome = simulation::replay(&workload, settings, &calls);
+    let (outcome, series) = simulation::replay_day(&workload, settings, &calls, &TierModel::DEFAULT);
     // What smaller caches would lose, for choosing OBO_CACHE_MAX_ENTRIES.
     let by_size: Vec<(usize, u64)> = [50, 100, 200, 400, 1_000]
         .into_iter()
@@ -235,7 +242,13 @@ fn simulation_part(durations: &Durations) -> Part {
         .iter()
         .map(|(size, exchanges)| json!({"max_entries": size, "exchanges": exchanges}))
         .collect();
-    Ok((economics::figures(&workload, &outcome, durations, &prices), details))
+    details["quota"] = quota::details(&workload, &outcome, &series);
+    let points = sweep::run(&workload, settings, &calls, durations, &prices);
+    details["validity_sweep"] = sweep::details(&points);
+    let mut figures = economics::figures(&workload, &outcome, durations, &prices);
+    figures.extend(quota::figures(&workload, &outcome, &series));
+    figures.extend(sweep::figures(&points));
+    Ok((figures, details))
 }
 
 #[cfg(test)]

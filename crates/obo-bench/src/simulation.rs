@@ -13,8 +13,8 @@
 //! keeping every entry until it expires — is optimal (the classic greedy interval cover).
 //! "Per environment" keys that by environment too: an unbounded, perfect cache in each execution
 //! environment, which is what the real one (bounded LRU, concurrent misses) could lose against.
-//! "Shared" is one such cache for all environments: context for what per-environment caching
-//! costs, not a design the interceptor can have.
+//! "Ideal shared" is one such cache for all environments; the shared tier (`OBO_SHARED_CACHE`) is
+//! the real caches with one table behind them, its race window modelled ([`crate::shared_tier`]).
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
@@ -26,6 +26,8 @@ use obo_core::interceptor::token_cache::{
     CacheKey, CacheSettings, KeyBuilder, Lookup, Minted, TokenCache, encode_fields,
 };
 
+use crate::series::{Design, Series};
+use crate::shared_tier::{Table, TierCounts, TierModel};
 use crate::workload::{Call, Workload};
 
 /// Where the simulated day starts (ms since the epoch).
@@ -48,6 +50,8 @@ pub struct Outcome {
     pub user_tokens: u64,
     /// The most entries any one real cache held.
     pub peak_entries: u64,
+    /// The real caches with the shared tier behind them.
+    pub tier: TierCounts,
 }
 
 impl Outcome {
@@ -79,12 +83,14 @@ struct Ideal {
 }
 
 impl Ideal {
-    fn call(&mut self, key: (u8, u32, u32, u8), now: u64, until: u64) {
+    /// Whether the call needs a token request.
+    fn call(&mut self, key: (u8, u32, u32, u8), now: u64, until: u64) -> bool {
         match self.valid_until.get(&key) {
-            Some(&valid) if now < valid => {}
+            Some(&valid) if now < valid => false,
             _ => {
                 self.exchanges += 1;
                 self.valid_until.insert(key, until);
+                true
             }
         }
     }
@@ -93,10 +99,25 @@ impl Ideal {
 /// Replays `calls` (from `workload.generate()`) through one real cache per execution environment
 /// with `settings` (failures never happen here), and through the ideal caches.
 pub fn replay(workload: &Workload, settings: CacheSettings, calls: &[Call]) -> Outcome {
+    replay_day(workload, settings, calls, &TierModel::DEFAULT).0
+}
+
+/// [`replay`], with the shared tier under `model`, and every design's token requests second by
+/// second.
+pub fn replay_day(
+    workload: &Workload,
+    settings: CacheSettings,
+    calls: &[Call],
+    model: &TierModel,
+) -> (Outcome, Series) {
     let clock = ManualClock::at_millis(DAY_START_MS);
     let shared: SharedClock = clock.clone();
     let caches: Vec<TokenCache> =
         (0..workload.environments).map(|_| TokenCache::new(settings, shared.clone())).collect();
+    let tiered: Vec<TokenCache> =
+        (0..workload.environments).map(|_| TokenCache::new(settings, shared.clone())).collect();
+    let mut table = Table::default();
+    let mut series = Series::new(workload.day_ms);
     // The fixed part of each target's cache key, as the interceptor precomputes it.
     let fields: Vec<Vec<u8>> = (0..workload.obo_targets)
         .map(|t| {
@@ -128,24 +149,60 @@ pub fn replay(workload: &Workload, settings: CacheSettings, calls: &[Call]) -> O
             continue;
         }
         out.obo_calls += 1;
+        series.add(call.at_ms, Design::Uncached);
         let until = (now + workload.m2m_token_ms)
             .min(session.expires_ms)
             .saturating_sub(settings.skew_ms)
             .min(now + settings.max_age_ms);
-        per_environment.call((call.environment, call.user, session.number, call.target), now, until);
-        one_for_all.call((0, call.user, session.number, call.target), now, until);
+        if per_environment.call((call.environment, call.user, session.number, call.target), now, until) {
+            series.add(call.at_ms, Design::IdealPerEnvironment);
+        }
+        if one_for_all.call((0, call.user, session.number, call.target), now, until) {
+            series.add(call.at_ms, Design::IdealShared);
+        }
         let cache = &caches[call.environment as usize];
         let key = key(call.user, session.number, &fields[call.target as usize]);
         if !matches!(cache.lookup(&key), Lookup::Hit(_)) {
             out.exchanges += 1;
+            series.add(call.at_ms, Design::PerEnvironment);
             let minted = Minted { token: Secret::new("minted"), expires_at_ms: now + workload.m2m_token_ms };
             cache.store_token(key, minted, session.expires_ms);
             out.peak_entries = out.peak_entries.max(cache.len() as u64);
         }
+        let tier_cache = &tiered[call.environment as usize];
+        if matches!(tier_cache.lookup(&key), Lookup::Hit(_)) {
+            out.tier.local_hits += 1;
+            continue;
+        }
+        out.tier.reads += 1;
+        if let Some(found) = table.get(&key, now, &settings) {
+            out.tier.shared_hits += 1;
+            let minted = Minted { token: Secret::new("shared"), expires_at_ms: found.expires_at_ms };
+            tier_cache.store_token(key, minted, session.expires_ms);
+            continue;
+        }
+        out.tier.exchanges += 1;
+        out.tier.races += u64::from(table.pending(&key, now));
+        series.add(call.at_ms, Design::SharedTier);
+        let minted_at = now + model.get_ms + model.mint_ms;
+        let expires_at = minted_at + workload.m2m_token_ms;
+        let minted = Minted { token: Secret::new("minted"), expires_at_ms: expires_at };
+        tier_cache.store_token(key, minted, session.expires_ms);
+        let valid_until = expires_at
+            .min(session.expires_ms)
+            .saturating_sub(settings.skew_ms)
+            .min(minted_at + settings.max_age_ms);
+        if valid_until > minted_at {
+            let lands_at = minted_at + model.put_ms;
+            match table.put(key, lands_at, minted_at, expires_at, valid_until) {
+                true => out.tier.writes += 1,
+                false => out.tier.lost_writes += 1,
+            }
+        }
     }
     out.ideal_per_environment = per_environment.exchanges;
     out.ideal_shared = one_for_all.exchanges;
-    out
+    (out, series)
 }
 
 /// The cache key of a user token and target, built as the interceptor builds it (the token's
@@ -198,6 +255,9 @@ mod tests {
         assert_eq!(out.exchanges, 7);
         assert_eq!(out.ideal_per_environment, 7);
         assert_eq!(out.ideal_shared, 6);
+        // The shared tier: the other environment's call at 5 min is served from the table.
+        assert_eq!((out.tier.exchanges, out.tier.shared_hits, out.tier.local_hits), (6, 1, 1));
+        assert_eq!((out.tier.reads, out.tier.writes, out.tier.lost_writes, out.tier.races), (7, 4, 0, 0));
         assert!((out.hit_rate() - 1.0 / 8.0).abs() < 1e-9);
     }
 

@@ -35,6 +35,7 @@ fn bench(c: &mut Criterion) {
         target: Some("crm"),
         cache_miss: Some(true),
         idp: Some(IdpReport { status: "2xx", attempts: 1, latency: Duration::from_micros(48_250) }),
+        shared: None,
         latency: Duration::from_micros(48_900),
     };
     let rejected = Record {

@@ -9,12 +9,14 @@
 //! answered 401 to (best-effort, MCP only, when the event carries the request), removes every
 //! minted token from the response (outcome `scrubbed`, see [`scrub`]) and leaves the rest as it is.
 
-pub(crate) mod client_secret;
+pub mod client_secret;
 mod config;
 mod mint;
 pub(crate) mod payload;
 pub(crate) mod route;
 mod scrub;
+pub mod seal;
+pub mod shared_cache;
 pub mod targets;
 pub mod token_cache;
 pub(crate) mod token_client;
@@ -40,6 +42,7 @@ use crate::delivery::{self, Delivery};
 use crate::env::ConfigError;
 use crate::interceptor::payload::{Flavour, GatewayEvent, GatewayRequest, HeaderValue, Headers};
 use crate::interceptor::route::{JsonRpc, Route};
+use crate::interceptor::shared_cache::{SharedNote, SharedStatus, SharedTier};
 use crate::interceptor::targets::{Mode, Resolved, TargetPolicy, is_target_name};
 use crate::interceptor::token_cache::{CacheKey, CacheStatus, CachedToken, KeyBuilder, TokenCache};
 use crate::interceptor::token_client::IdpCalls;
@@ -69,6 +72,7 @@ struct Log {
     unlisted: bool,
     mode: Option<&'static str>,
     cache: Option<CacheStatus>,
+    shared: Option<SharedStatus>,
     idp: Option<IdpReport>,
     reason: Option<Rejection>,
     sub: Option<String>,
@@ -97,6 +101,7 @@ impl Log {
                 attempts: idp.attempts,
                 latency: idp.latency,
             }),
+            shared: self.shared.map(SharedStatus::as_str),
             latency,
         }
     }
@@ -105,6 +110,7 @@ impl Log {
         let target = self.target();
         let latency_us = latency.as_micros() as u64;
         let cache = self.cache.map(CacheStatus::as_str);
+        let shared_cache = self.shared.map(SharedStatus::as_str);
         let idp_attempts = self.idp.map(|idp| idp.attempts);
         match &self.reason {
             None => tracing::info!(
@@ -114,6 +120,7 @@ impl Log {
                 method = self.method.as_deref(),
                 uri_scheme = self.uri_scheme.as_deref(),
                 cache,
+                shared_cache,
                 idp_attempts,
                 sub = self.sub.as_deref(),
                 latency_us,
@@ -126,6 +133,7 @@ impl Log {
                 method = self.method.as_deref(),
                 uri_scheme = self.uri_scheme.as_deref(),
                 cache,
+                shared_cache,
                 reason = r.reason.as_str(),
                 retryable = r.reason.retryable(),
                 detail = %r.message,
@@ -142,6 +150,7 @@ pub struct Interceptor {
     /// Per target: the length-prefixed request parameters that enter its cache keys.
     key_fields: HashMap<String, Vec<u8>>,
     cache: TokenCache,
+    shared: SharedTier,
     minter: Option<mint::Minter>,
     verifier: Option<SubjectVerifier>,
     metrics: Metrics,
@@ -182,7 +191,7 @@ impl Interceptor {
 
     fn assemble(
         config: InterceptorConfig,
-        parts: mint::Parts,
+        mut parts: mint::Parts,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
         let keys = config.verify_inbound.then(|| {
@@ -196,6 +205,19 @@ impl Interceptor {
             keys.clone().map(|keys| SubjectVerifier::new(config.verifier.clone(), keys, clock.clone()));
         let fetches = keys.map(|keys| keys as Arc<dyn FetchCounts>);
         let metrics = Metrics::new(Function::Interceptor, &config.metrics, clock.clone(), fetches);
+        let shared = match (&config.shared_cache, parts.table.take(), parts.client_secret()) {
+            (None, _, _) => SharedTier::off(),
+            (Some(settings), Some(table), Some(secret)) => {
+                SharedTier::new(table, settings.clone(), secret, config.cache, clock.clone())
+            }
+            // Fail closed: the tier is on but cannot be reached or keyed.
+            (Some(_), _, _) => {
+                return Err(ConfigError::new(
+                    "OBO_SHARED_CACHE",
+                    "needs the AWS SDK configuration and the on-behalf-of client's secret",
+                ));
+            }
+        };
         let minter = parts.into_minter(&config, clock.clone());
         let key_fields = match &config.tokens {
             Some(tokens) => config
@@ -207,7 +229,7 @@ impl Interceptor {
             None => HashMap::new(),
         };
         let cache = TokenCache::new(config.cache, clock.clone());
-        Ok(Self { config, key_fields, cache, minter, verifier, metrics, clock })
+        Ok(Self { config, key_fields, cache, shared, minter, verifier, metrics, clock })
     }
 
     /// Writes metric lines to `sink` instead of stdout (tests, local tools); `OBO_METRICS=off`
@@ -234,6 +256,12 @@ impl Interceptor {
         &self.cache
     }
 
+    /// The local cache key of `user_token` for `target` (for inspection: the shared tier's tests
+    /// check that the table never holds it); `None` for a target that mints nothing.
+    pub fn cache_key_for(&self, target: &str, user_token: &str) -> Option<CacheKey> {
+        self.key_fields.get(target).map(|fields| cache_key(user_token, fields))
+    }
+
     /// Handles one interceptor invocation given as JSON text; always answers with an interceptor
     /// output as JSON text. Bodies are copied from input to output byte for byte.
     pub async fn handle_json(&self, event: &str) -> String {
@@ -242,7 +270,7 @@ impl Interceptor {
         let out = match GatewayEvent::parse(event) {
             Err((flavour, rejection)) => reject(flavour, None, rejection, None, &mut log),
             Ok(GatewayEvent { flavour, request, response: Some(response) }) => {
-                self.response(flavour, request.as_ref(), response, &mut log)
+                self.response(flavour, request.as_ref(), response, &mut log).await
             }
             Ok(GatewayEvent { flavour, request: Some(request), response: None }) => {
                 self.request(flavour, &request, &mut log).await
@@ -437,6 +465,8 @@ impl Interceptor {
         let key = cache_key(user_token, fields);
         // Only misses run this; the token client's log lines carry the target through the span.
         let calls = IdpCalls::default();
+        let shared = SharedNote::new();
+        let user_expires_at_ms = exp.saturating_mul(1000);
         let fetch = || {
             let span = tracing::info_span!(
                 "token_request",
@@ -444,6 +474,10 @@ impl Interceptor {
                 mode = policy.mode.as_str()
             );
             async {
+                // The shared tier, after the local miss and before the identity provider.
+                if let Some(found) = self.shared.lookup(&key, user_token, user_expires_at_ms, &shared).await {
+                    return Ok(found);
+                }
                 if let Some(verifier) = &self.verifier {
                     let verified = verifier.verify(user_token, None).await?;
                     if verified.sub() != sub || verified.issuer() != iss {
@@ -453,12 +487,15 @@ impl Interceptor {
                         ));
                     }
                 }
-                minter.mint(policy, user_token, iss, sub, &self.cache, &calls).await
+                let minted = minter.mint(policy, user_token, iss, sub, &self.cache, &calls).await?;
+                self.shared.store(&key, user_token, user_expires_at_ms, &minted, &shared).await;
+                Ok(minted)
             }
             .instrument(span)
         };
-        let (outcome, status) = self.cache.get_or_fetch(key, exp.saturating_mul(1000), fetch).await;
+        let (outcome, status) = self.cache.get_or_fetch(key, user_expires_at_ms, fetch).await;
         log.cache = Some(status);
+        log.shared = shared.get();
         log.idp = calls.report();
         let minted = outcome?;
         log.sub = Some(sub.to_owned());
@@ -466,11 +503,11 @@ impl Interceptor {
     }
 
     /// RESPONSE interceptor: remove minted tokens from the response (MCP), evict the token an
-    /// on-behalf-of target refused (401), then leave the response as it is. Best-effort: only this execution environment's cache is
-    /// touched, and only when the event carries the request (the user token and the target
+    /// on-behalf-of target refused (401), then leave the response as it is. Best-effort: this
+    /// execution environment's cache and the shared tier's item (when the tier is on) are evicted, only when the event carries the request (the user token and the target
     /// name are in it); without it the response passes unchanged and is counted as
     /// `response_without_request`.
-    fn response(
+    async fn response(
         &self,
         flavour: Flavour,
         request: Option<&GatewayRequest<'_>>,
@@ -506,8 +543,11 @@ impl Interceptor {
                 && let (Ok(token), Some(fields)) =
                     (user_token(&request.headers), self.key_fields.get(&policy.name))
             {
-                let evicted = self.cache.evict(&cache_key(token, fields));
-                log.outcome = if evicted { "evicted" } else { "response" };
+                let key = cache_key(token, fields);
+                let evicted = self.cache.evict(&key);
+                log.shared = self.shared.evict(&key).await;
+                let shared_evicted = log.shared == Some(SharedStatus::Evicted);
+                log.outcome = if evicted || shared_evicted { "evicted" } else { "response" };
             }
         }
         if scrubbed.is_some() {

@@ -10,7 +10,8 @@
 //! - [`interceptor`]: the AgentCore Gateway REQUEST interceptor — its payloads
 //!   ([`interceptor::payload`]), which target a request is for ([`interceptor::route`]), the
 //!   targets' policy ([`interceptor::targets`]), token acquisition ([`interceptor::token_client`],
-//!   [`interceptor::client_secret`]) and the token cache ([`interceptor::token_cache`]).
+//!   [`interceptor::client_secret`]), the token cache ([`interceptor::token_cache`]) and the optional
+//!   shared tier ([`interceptor::shared_cache`], sealed by [`interceptor::seal`]).
 //! - [`delivery`]: how a target receives its token (the `Authorization` header, or the reserved
 //!   `_obo_token` argument for Lambda targets); shared with `obo-target`.
 //! - [`subject`]: the user's token — decomposed, its issuer trusted and profiled

@@ -15,7 +15,7 @@
 //!
 //! Dimensions are low-cardinality by construction: `Function` (`pre-token`, `interceptor`),
 //! `Outcome` and `Reason` (fixed codes), `Target` (a configured target name or `unlisted`) and
-//! `IdpStatus` (a status class). Never a user, a subject, a client id or anything from a token.
+//! `IdpStatus` (a status class), `SharedCache` (what the shared tier did). Never a user, a subject, a client id or anything from a token.
 
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
@@ -32,7 +32,7 @@ pub(crate) const DEFAULT_NAMESPACE: &str = "CognitoObo";
 /// The `Target` value of targets that are not configured (never the name a caller sent).
 pub(crate) const UNLISTED_TARGET: &str = "unlisted";
 
-/// Room for the longest line: five directives with a 255-character namespace, a 100-character
+/// Room for the longest line: six directives with a 255-character namespace, a 100-character
 /// target, and the values.
 const LINE_CAP: usize = 4096;
 
@@ -121,6 +121,8 @@ pub struct Record<'a> {
     /// Whether the token cache missed (`Some(true)`: a token request of its own) or served it
     /// (interceptor, token-minting targets only).
     pub cache_miss: Option<bool>,
+    /// What the shared cache tier did (interceptor with `OBO_SHARED_CACHE` on): its status name.
+    pub shared: Option<&'static str>,
     /// The identity provider's answers, when this invocation asked it for a token.
     pub idp: Option<IdpReport>,
     /// The handler's own time.
@@ -269,6 +271,10 @@ impl Metrics {
             out.write_char(',')?;
             self.directive(out, &[&["Function"], &["Function", "Target"]], metrics)?;
         }
+        if r.shared.is_some() {
+            out.write_char(',')?;
+            self.directive(out, &[&["Function", "SharedCache"]], &[("SharedCacheCalls", COUNT)])?;
+        }
         if r.idp.is_some() {
             out.write_char(',')?;
             self.directive(
@@ -289,6 +295,10 @@ impl Metrics {
             out.write_str(",\"Reason\":")?;
             json_string(out, reason)?;
         }
+        if let Some(shared) = r.shared {
+            out.write_str(",\"SharedCache\":")?;
+            json_string(out, shared)?;
+        }
         if let Some(idp) = r.idp {
             out.write_str(",\"IdpStatus\":")?;
             json_string(out, idp.status)?;
@@ -301,6 +311,9 @@ impl Metrics {
         }
         if r.reason.is_some() {
             out.write_str(",\"Rejections\":1")?;
+        }
+        if r.shared.is_some() {
+            out.write_str(",\"SharedCacheCalls\":1")?;
         }
         if let Some((miss, _)) = cache {
             let miss = u8::from(miss);
@@ -463,13 +476,14 @@ mod tests {
             reason: Some("subject_already_delegated"),
             target: Some(&target),
             cache_miss: Some(true),
+            shared: Some("unopenable"),
             idp: Some(idp),
             latency: Duration::from_secs(3600),
         });
         let line = lines.0.lock().unwrap().pop().expect("a line");
         assert!(line.len() < LINE_CAP, "{}", line.len());
         let doc: Value = serde_json::from_slice(&line).unwrap();
-        assert_eq!(doc["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(), 5);
+        assert_eq!(doc["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(), 6);
     }
 
     #[test]

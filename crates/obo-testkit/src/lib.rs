@@ -1,9 +1,11 @@
 //! Test and local-stack support: RSA signing keys with their JWKs, Cognito-shaped token claims,
-//! and one helper for every loopback HTTP server (bound to `127.0.0.1:0`, shut down on drop).
+//! one helper for every loopback HTTP server (bound to `127.0.0.1:0`, shut down on drop), and a
+//! local DynamoDB-compatible server.
 //!
 //! Real crypto throughout (aws-lc-rs): tokens signed here verify with any JOSE library.
 
 pub mod capture;
+pub mod dynamodb;
 pub mod issuer;
 pub mod keys;
 pub mod server;

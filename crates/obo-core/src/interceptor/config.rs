@@ -8,6 +8,7 @@ use crate::env::{ConfigError, Env, EnvSource};
 use crate::http::TlsRoots;
 use crate::http::{checked_url, is_loopback};
 use crate::interceptor::client_secret::SecretSource;
+use crate::interceptor::shared_cache::SharedCacheSettings;
 use crate::interceptor::targets::{Mode, Targets};
 use crate::interceptor::token_cache::CacheSettings;
 use crate::interceptor::token_client::RetryPolicy;
@@ -79,6 +80,8 @@ pub struct InterceptorConfig {
     pub keys: KeyStoreSettings,
     /// Token cache limits.
     pub cache: CacheSettings,
+    /// The optional shared tier (`OBO_SHARED_CACHE`), off by default.
+    pub shared_cache: Option<SharedCacheSettings>,
     /// CloudWatch metrics (`OBO_METRICS`, `OBO_METRICS_NAMESPACE`).
     pub metrics: MetricsSettings,
     /// Which certificate authorities outbound https trusts (`OBO_TLS_ROOTS`).
@@ -154,9 +157,17 @@ impl InterceptorConfig {
         } else {
             None
         };
+        let shared_cache = SharedCacheSettings::from_env(&env)?;
+        if shared_cache.is_some() && tokens.is_none() {
+            return Err(ConfigError::new(
+                "OBO_SHARED_CACHE",
+                "is set but no target mints tokens (the tier is keyed by the on-behalf-of client's secret)",
+            ));
+        }
         Ok(Self {
             targets,
             tokens,
+            shared_cache,
             verify_inbound,
             verifier,
             keys: KeyStoreSettings::from_env(&env)?,

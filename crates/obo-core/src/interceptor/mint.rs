@@ -34,6 +34,8 @@ pub struct Secrets {
 pub(super) struct Parts {
     pub http: HttpClient,
     secrets: Option<Secrets>,
+    /// The shared tier's DynamoDB client, when `OBO_SHARED_CACHE` is on.
+    pub table: Option<crate::interceptor::shared_cache::TableClient>,
     #[cfg(feature = "token-client")]
     sdk_client: Option<aws_sdk_cognitoidentityprovider::Client>,
 }
@@ -52,6 +54,7 @@ impl Parts {
         Ok(Self {
             http: http_client(config)?,
             secrets: Some(secrets),
+            table: None,
             #[cfg(feature = "token-client")]
             sdk_client: None,
         })
@@ -71,7 +74,7 @@ impl Parts {
         #[cfg(not(feature = "token-client"))]
         {
             let Some(tokens) = &config.tokens else {
-                return Ok(Self { http: http_client(config)?, secrets: None });
+                return Ok(Self { http: http_client(config)?, secrets: None, table: None });
             };
             if tokens.transport == TransportSetting::Sdk {
                 return Err(ConfigError::new(
@@ -102,7 +105,7 @@ impl Parts {
     ) -> Result<Self, ConfigError> {
         let http = http_client(config)?;
         let Some(tokens) = &config.tokens else {
-            return Ok(Self { http, secrets: None, sdk_client: None });
+            return Ok(Self { http, secrets: None, table: None, sdk_client: None });
         };
         let client =
             aws::load_secret(tokens.secret.variable(), &tokens.secret, &tokens.client_id, sdk, &clock)
@@ -125,7 +128,13 @@ impl Parts {
             }
             _ => None,
         };
-        Ok(Self { http, secrets: Some(Secrets { client, actor }), sdk_client })
+        let table = shared_table(config, sdk)?;
+        Ok(Self { http, secrets: Some(Secrets { client, actor }), table, sdk_client })
+    }
+
+    /// The on-behalf-of client's secret (which also keys the shared tier).
+    pub fn client_secret(&self) -> Option<Arc<ClientSecret>> {
+        self.secrets.as_ref().map(|s| Arc::clone(&s.client))
     }
 
     pub fn into_minter(self, config: &InterceptorConfig, clock: SharedClock) -> Option<Minter> {
@@ -162,13 +171,39 @@ impl Parts {
     }
 }
 
+/// The shared tier's DynamoDB client, when the tier is on.
+#[cfg(feature = "token-client")]
+fn shared_table(
+    config: &InterceptorConfig,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> Result<Option<crate::interceptor::shared_cache::TableClient>, ConfigError> {
+    let Some(settings) = &config.shared_cache else {
+        return Ok(None);
+    };
+    #[cfg(feature = "shared-cache")]
+    {
+        let sdk =
+            sdk.ok_or_else(|| ConfigError::new("OBO_SHARED_CACHE", "needs the AWS SDK configuration"))?;
+        crate::interceptor::shared_cache::table_client(sdk, settings).map(Some)
+    }
+    #[cfg(not(feature = "shared-cache"))]
+    {
+        let _ = (settings, sdk);
+        Err(ConfigError::new(
+            "OBO_SHARED_CACHE",
+            "this build has no shared cache (cargo feature `shared-cache`)",
+        ))
+    }
+}
+
 #[cfg(feature = "token-client")]
 fn needs_sdk(config: &InterceptorConfig) -> bool {
-    config.tokens.as_ref().is_some_and(|t| {
-        t.transport == TransportSetting::Sdk
-            || !matches!(t.secret, SecretSource::Literal(_))
-            || t.actor.as_ref().is_some_and(|a| !matches!(a.secret, SecretSource::Literal(_)))
-    })
+    config.shared_cache.is_some()
+        || config.tokens.as_ref().is_some_and(|t| {
+            t.transport == TransportSetting::Sdk
+                || !matches!(t.secret, SecretSource::Literal(_))
+                || t.actor.as_ref().is_some_and(|a| !matches!(a.secret, SecretSource::Literal(_)))
+        })
 }
 
 #[cfg(feature = "token-client")]

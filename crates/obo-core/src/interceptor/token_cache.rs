@@ -35,6 +35,13 @@ impl std::fmt::Debug for CacheKey {
     }
 }
 
+impl CacheKey {
+    /// The digest's bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
 /// Builds a [`CacheKey`] from fields; each is length-prefixed, so `("ab","c")` and `("a","bc")`
 /// never collide.
 pub struct KeyBuilder(digest::Context);

@@ -1,0 +1,535 @@
+//! The optional token cache shared by every execution environment (`OBO_SHARED_CACHE=dynamodb:<table>`):
+//! looked up after a local miss and before minting, written after a mint with a conditional put
+//! (first writer wins), deleted from when a target refuses a token. The local LRU and its single
+//! flight stay in front of it ([`crate::token_cache`]).
+//!
+//! - Items are sealed ([`crate::seal`]): found with the interceptor's secret, opened with the
+//!   secret and the user's token. The secret is the on-behalf-of client's secret (whoever holds
+//!   it can mint tokens anyway); after it rotates, old items simply miss.
+//! - Item: `k` (S, base64url of the item key), `v` (B, the sealed value), `ttl` (N, epoch
+//!   seconds, for DynamoDB's TTL deletion only; bound into the seal). Expiry, the user token's
+//!   expiry and `OBO_CACHE_MAX_AGE_SECONDS` are enforced from the sealed times.
+//! - The table never fails or delays a request beyond `OBO_SHARED_CACHE_TIMEOUT_MS` per call:
+//!   no SDK retries; an error, a timeout or throttling on the lookup skips the put too, and the
+//!   interceptor mints as it would without the tier. Failures are never shared (the negative
+//!   cache stays per environment), and nothing about a user reaches a log or a metric.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+#[cfg(feature = "shared-cache")]
+use base64::Engine as _;
+#[cfg(feature = "shared-cache")]
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::clock::SharedClock;
+use crate::env::{ConfigError, Env};
+use crate::interceptor::client_secret::ClientSecret;
+use crate::interceptor::seal::{ItemKey, SealKeys, Times};
+use crate::interceptor::token_cache::{CacheKey, CacheSettings, Minted};
+
+/// `OBO_SHARED_CACHE_TIMEOUT_MS` unless set: the deadline of one table call.
+pub const DEFAULT_TIMEOUT_MS: u64 = 100;
+
+/// The table's attribute names.
+#[cfg(feature = "shared-cache")]
+const KEY: &str = "k";
+#[cfg(feature = "shared-cache")]
+const VALUE: &str = "v";
+#[cfg(feature = "shared-cache")]
+const TTL: &str = "ttl";
+
+/// `OBO_SHARED_CACHE` and `OBO_SHARED_CACHE_TIMEOUT_MS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedCacheSettings {
+    /// The DynamoDB table.
+    pub table: String,
+    /// The deadline of one table call.
+    pub timeout: Duration,
+}
+
+impl SharedCacheSettings {
+    /// Reads the settings; `None` when the tier is off (the default).
+    pub fn from_env(env: &Env<'_>) -> Result<Option<Self>, ConfigError> {
+        let Some(raw) = env.string("OBO_SHARED_CACHE") else {
+            return Ok(None);
+        };
+        if raw == "off" {
+            return Ok(None);
+        }
+        let Some(table) = raw.strip_prefix("dynamodb:") else {
+            return Err(ConfigError::new("OBO_SHARED_CACHE", "must be `off` or `dynamodb:<table name>`"));
+        };
+        let valid = (3..=255).contains(&table.len())
+            && table.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !valid {
+            return Err(ConfigError::new(
+                "OBO_SHARED_CACHE",
+                "the table name must be 3-255 characters of letters, digits, _ - .",
+            ));
+        }
+        let timeout_ms = env.number("OBO_SHARED_CACHE_TIMEOUT_MS", DEFAULT_TIMEOUT_MS, 10, 5_000)?;
+        Ok(Some(Self { table: table.to_owned(), timeout: Duration::from_millis(timeout_ms) }))
+    }
+}
+
+/// What the tier did for one invocation (the log's `shared_cache` and the `SharedCache` metric
+/// dimension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SharedStatus {
+    /// Served from the table.
+    Hit,
+    /// Not in the table (or expired there); nothing stored.
+    Miss,
+    /// Not in the table; the minted token was stored.
+    Stored,
+    /// Not in the table; another environment stored its token first (this one kept its own).
+    Lost,
+    /// An item was there but did not open (tampered, swapped): minted and overwritten.
+    Unopenable,
+    /// The table call timed out: minted without the tier.
+    Timeout,
+    /// The table throttled: minted without the tier.
+    Throttled,
+    /// The table failed otherwise: minted without the tier.
+    Error,
+    /// The item of a token a target refused was deleted.
+    Evicted,
+}
+
+impl SharedStatus {
+    const ALL: [SharedStatus; 9] = [
+        Self::Hit,
+        Self::Miss,
+        Self::Stored,
+        Self::Lost,
+        Self::Unopenable,
+        Self::Timeout,
+        Self::Throttled,
+        Self::Error,
+        Self::Evicted,
+    ];
+
+    /// The log and dimension value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Stored => "stored",
+            Self::Lost => "lost",
+            Self::Unopenable => "unopenable",
+            Self::Timeout => "timeout",
+            Self::Throttled => "throttled",
+            Self::Error => "error",
+            Self::Evicted => "evicted",
+        }
+    }
+
+    /// Whether the table failed (the request went on without it).
+    pub const fn is_fallback(self) -> bool {
+        matches!(self, Self::Timeout | Self::Throttled | Self::Error)
+    }
+}
+
+/// The tier's status for one invocation, noted as it goes (an atomic, so that a future holding
+/// a reference stays `Send`).
+#[derive(Debug, Default)]
+pub struct SharedNote(AtomicU8);
+
+const UNSET: u8 = u8::MAX;
+
+impl SharedNote {
+    /// Nothing noted yet.
+    pub fn new() -> Self {
+        Self(AtomicU8::new(UNSET))
+    }
+
+    fn set(&self, status: SharedStatus) {
+        self.0.store(status as u8, Ordering::Relaxed);
+    }
+
+    /// The last status noted.
+    pub fn get(&self) -> Option<SharedStatus> {
+        SharedStatus::ALL.get(usize::from(self.0.load(Ordering::Relaxed))).copied()
+    }
+}
+
+/// A table call that did not succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(feature = "shared-cache"), allow(dead_code))]
+enum TableError {
+    /// The conditional put found a live item (another writer won).
+    ConditionFailed,
+    Timeout,
+    Throttled,
+    Other,
+}
+
+impl TableError {
+    fn status(self) -> SharedStatus {
+        match self {
+            Self::ConditionFailed => SharedStatus::Lost,
+            Self::Timeout => SharedStatus::Timeout,
+            Self::Throttled => SharedStatus::Throttled,
+            Self::Other => SharedStatus::Error,
+        }
+    }
+}
+
+/// The DynamoDB client the tier talks through.
+#[cfg(feature = "shared-cache")]
+pub type TableClient = aws_sdk_dynamodb::Client;
+
+/// The DynamoDB client the tier talks through (none in a build without `shared-cache`).
+#[cfg(not(feature = "shared-cache"))]
+#[derive(Debug, Clone)]
+pub enum TableClient {}
+
+/// The DynamoDB client for the tier: no SDK retries (a throttled or failing table is skipped,
+/// not waited for), the tier's deadline as the operation timeout.
+#[cfg(feature = "shared-cache")]
+pub fn table_client(
+    sdk: &aws_config::SdkConfig,
+    settings: &SharedCacheSettings,
+) -> Result<TableClient, ConfigError> {
+    use aws_sdk_dynamodb::config::{Builder, retry::RetryConfig, timeout::TimeoutConfig};
+    if sdk.region().is_none() {
+        return Err(ConfigError::new("AWS_REGION", "is required with OBO_SHARED_CACHE"));
+    }
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(settings.timeout)
+        .operation_timeout(settings.timeout)
+        .build();
+    let conf = Builder::from(sdk).retry_config(RetryConfig::disabled()).timeout_config(timeouts).build();
+    Ok(aws_sdk_dynamodb::Client::from_conf(conf))
+}
+
+struct Tier {
+    client: TableClient,
+    settings: SharedCacheSettings,
+    secret: Arc<ClientSecret>,
+    cache: CacheSettings,
+    clock: SharedClock,
+}
+
+/// The shared tier, or nothing when it is off.
+pub struct SharedTier(Option<Tier>);
+
+impl std::fmt::Debug for SharedTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("SharedTier").field(&self.0.as_ref().map(|t| t.settings.table.as_str())).finish()
+    }
+}
+
+/// One lookup's keys: derived once per miss from the current secret.
+struct Slot {
+    keys: SealKeys,
+    item: ItemKey,
+}
+
+impl SharedTier {
+    /// No shared tier.
+    pub fn off() -> Self {
+        Self(None)
+    }
+
+    /// The tier on `client`, keyed by `secret`, with the local cache's bounds.
+    pub fn new(
+        client: TableClient,
+        settings: SharedCacheSettings,
+        secret: Arc<ClientSecret>,
+        cache: CacheSettings,
+        clock: SharedClock,
+    ) -> Self {
+        Self(Some(Tier { client, settings, secret, cache, clock }))
+    }
+
+    /// Whether the tier is on.
+    pub fn is_on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The token for `cache_key` if the table holds a live one for this user token, its expiry
+    /// capped so that the local cache keeps it no longer than the sealed bounds allow.
+    pub async fn lookup(
+        &self,
+        cache_key: &CacheKey,
+        user_token: &str,
+        user_expires_at_ms: u64,
+        note: &SharedNote,
+    ) -> Option<Minted> {
+        let tier = self.0.as_ref()?;
+        if tier.cache.max_age_ms == 0 {
+            // Token caching is off (OBO_CACHE_MAX_AGE_SECONDS=0): nothing is stored, nothing to read.
+            return None;
+        }
+        let slot = tier.slot(cache_key);
+        let found = match tier.call(get_item(&tier.client, &tier.settings.table, &slot.item)).await {
+            Ok(found) => found,
+            Err(err) => {
+                note.set(err.status());
+                return None;
+            }
+        };
+        let Some((sealed, ttl_secs)) = found else {
+            note.set(SharedStatus::Miss);
+            return None;
+        };
+        let Ok(opened) = slot.keys.open(user_token, cache_key, &slot.item, ttl_secs, &sealed) else {
+            note.set(SharedStatus::Unopenable);
+            return None;
+        };
+        let times = opened.times;
+        let until = tier.valid_until(times, user_expires_at_ms);
+        if tier.clock.now_millis() >= until {
+            note.set(SharedStatus::Miss);
+            return None;
+        }
+        note.set(SharedStatus::Hit);
+        // The local cache caps at `now + max age`; the sealed mint time caps earlier.
+        let local_cap =
+            times.minted_at_ms.saturating_add(tier.cache.max_age_ms).saturating_add(tier.cache.skew_ms);
+        Some(Minted { token: opened.token, expires_at_ms: times.expires_at_ms.min(local_cap) })
+    }
+
+    /// Stores a token just minted for `cache_key`: a conditional put that succeeds only if no
+    /// live item is there (first writer wins). Skipped when the lookup failed (the table is
+    /// not waited for twice) or when the token is not cacheable.
+    pub async fn store(
+        &self,
+        cache_key: &CacheKey,
+        user_token: &str,
+        user_expires_at_ms: u64,
+        minted: &Minted,
+        note: &SharedNote,
+    ) {
+        let Some(tier) = self.0.as_ref() else {
+            return;
+        };
+        let previous = note.get();
+        if previous.is_some_and(SharedStatus::is_fallback) {
+            return;
+        }
+        let now = tier.clock.now_millis();
+        let times = Times { minted_at_ms: now, expires_at_ms: minted.expires_at_ms, user_expires_at_ms };
+        let until = tier.valid_until(times, user_expires_at_ms);
+        if until <= now {
+            return;
+        }
+        let ttl_secs = until.div_ceil(1000);
+        let slot = tier.slot(cache_key);
+        let sealed =
+            slot.keys.seal(user_token, cache_key, &slot.item, ttl_secs, times, minted.token.expose());
+        if sealed.is_empty() {
+            note.set(SharedStatus::Error);
+            return;
+        }
+        // An item that did not open is overwritten; a live one is never replaced.
+        let conditional = previous != Some(SharedStatus::Unopenable);
+        let put =
+            put_item(&tier.client, &tier.settings.table, &slot.item, sealed, ttl_secs, now, conditional);
+        // An overwritten unopenable item stays reported as such (that is what an alarm wants).
+        note.set(match tier.call(put).await {
+            Ok(()) if !conditional => SharedStatus::Unopenable,
+            Ok(()) => SharedStatus::Stored,
+            Err(err) => err.status(),
+        });
+    }
+
+    /// Deletes the item of `cache_key` (a target refused its token); `None` when the tier is off.
+    pub async fn evict(&self, cache_key: &CacheKey) -> Option<SharedStatus> {
+        let tier = self.0.as_ref()?;
+        let slot = tier.slot(cache_key);
+        Some(match tier.call(delete_item(&tier.client, &tier.settings.table, &slot.item)).await {
+            Ok(()) => SharedStatus::Evicted,
+            Err(err) => err.status(),
+        })
+    }
+}
+
+impl Tier {
+    fn slot(&self, cache_key: &CacheKey) -> Slot {
+        let keys = SealKeys::derive(self.secret.current().expose().as_bytes());
+        let item = keys.item_key(cache_key);
+        Slot { keys, item }
+    }
+
+    /// When a token with these sealed times stops being served: the local cache's rule,
+    /// `min(token expiry, user token expiry) − skew`, capped at `mint time + max age`.
+    fn valid_until(&self, times: Times, user_expires_at_ms: u64) -> u64 {
+        times
+            .expires_at_ms
+            .min(times.user_expires_at_ms)
+            .min(user_expires_at_ms)
+            .saturating_sub(self.cache.skew_ms)
+            .min(times.minted_at_ms.saturating_add(self.cache.max_age_ms))
+    }
+
+    async fn call<T>(&self, call: impl Future<Output = Result<T, TableError>>) -> Result<T, TableError> {
+        tokio::time::timeout(self.settings.timeout, call).await.unwrap_or(Err(TableError::Timeout))
+    }
+}
+
+#[cfg(feature = "shared-cache")]
+fn item_key_attribute(item: &ItemKey) -> String {
+    URL_SAFE_NO_PAD.encode(item.as_bytes())
+}
+
+#[cfg(feature = "shared-cache")]
+fn table_error<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> TableError
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    use aws_sdk_dynamodb::error::SdkError;
+    match err {
+        SdkError::TimeoutError(_) => TableError::Timeout,
+        SdkError::ServiceError(service) => match service.err().code() {
+            Some("ConditionalCheckFailedException") => TableError::ConditionFailed,
+            Some(
+                "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "Throttling",
+            ) => TableError::Throttled,
+            _ => TableError::Other,
+        },
+        _ => TableError::Other,
+    }
+}
+
+/// `GetItem` (strongly consistent: a deleted item is not served again): the sealed value and
+/// the TTL attribute, if the item is there and well-formed.
+#[cfg(feature = "shared-cache")]
+async fn get_item(
+    client: &TableClient,
+    table: &str,
+    item: &ItemKey,
+) -> Result<Option<(Vec<u8>, u64)>, TableError> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let out = client
+        .get_item()
+        .table_name(table)
+        .key(KEY, AttributeValue::S(item_key_attribute(item)))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| table_error(&e))?;
+    let Some(found) = out.item() else {
+        return Ok(None);
+    };
+    let sealed = match found.get(VALUE) {
+        Some(AttributeValue::B(blob)) => blob.as_ref().to_vec(),
+        _ => return Ok(Some((Vec::new(), 0))),
+    };
+    let ttl = match found.get(TTL) {
+        Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
+        _ => 0,
+    };
+    Ok(Some((sealed, ttl)))
+}
+
+/// `PutItem`; `conditional`: only if no item is there or the one there has passed its TTL.
+#[cfg(feature = "shared-cache")]
+async fn put_item(
+    client: &TableClient,
+    table: &str,
+    item: &ItemKey,
+    sealed: Vec<u8>,
+    ttl_secs: u64,
+    now_ms: u64,
+    conditional: bool,
+) -> Result<(), TableError> {
+    use aws_sdk_dynamodb::primitives::Blob;
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let put = client
+        .put_item()
+        .table_name(table)
+        .item(KEY, AttributeValue::S(item_key_attribute(item)))
+        .item(VALUE, AttributeValue::B(Blob::new(sealed)))
+        .item(TTL, AttributeValue::N(ttl_secs.to_string()));
+    let put = match conditional {
+        true => put
+            .condition_expression("attribute_not_exists(#k) OR #ttl <= :now")
+            .expression_attribute_names("#k", KEY)
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":now", AttributeValue::N((now_ms / 1000).to_string())),
+        false => put,
+    };
+    put.send().await.map(|_| ()).map_err(|e| table_error(&e))
+}
+
+/// `DeleteItem`.
+#[cfg(feature = "shared-cache")]
+async fn delete_item(client: &TableClient, table: &str, item: &ItemKey) -> Result<(), TableError> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    client
+        .delete_item()
+        .table_name(table)
+        .key(KEY, AttributeValue::S(item_key_attribute(item)))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| table_error(&e))
+}
+
+#[cfg(not(feature = "shared-cache"))]
+async fn get_item(client: &TableClient, _: &str, _: &ItemKey) -> Result<Option<(Vec<u8>, u64)>, TableError> {
+    match *client {}
+}
+
+#[cfg(not(feature = "shared-cache"))]
+async fn put_item(
+    client: &TableClient,
+    _: &str,
+    _: &ItemKey,
+    _: Vec<u8>,
+    _: u64,
+    _: u64,
+    _: bool,
+) -> Result<(), TableError> {
+    match *client {}
+}
+
+#[cfg(not(feature = "shared-cache"))]
+async fn delete_item(client: &TableClient, _: &str, _: &ItemKey) -> Result<(), TableError> {
+    match *client {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<Option<SharedCacheSettings>, ConfigError> {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        SharedCacheSettings::from_env(&Env::new(&map))
+    }
+
+    #[test]
+    fn settings_are_off_by_default_and_name_the_variable() {
+        assert_eq!(read(&[]).unwrap(), None);
+        assert_eq!(read(&[("OBO_SHARED_CACHE", "off")]).unwrap(), None);
+        let on = read(&[("OBO_SHARED_CACHE", "dynamodb:obo-tokens")]).unwrap().unwrap();
+        assert_eq!(on.table, "obo-tokens");
+        assert_eq!(on.timeout, Duration::from_millis(DEFAULT_TIMEOUT_MS));
+        for bad in ["redis:x", "dynamodb:", "dynamodb:a b", "dynamodb:ab"] {
+            assert_eq!(read(&[("OBO_SHARED_CACHE", bad)]).unwrap_err().variable, "OBO_SHARED_CACHE", "{bad}");
+        }
+        let err = read(&[("OBO_SHARED_CACHE", "dynamodb:t12"), ("OBO_SHARED_CACHE_TIMEOUT_MS", "1")]);
+        assert_eq!(err.unwrap_err().variable, "OBO_SHARED_CACHE_TIMEOUT_MS");
+    }
+
+    #[test]
+    fn statuses_round_trip_through_the_note() {
+        let note = SharedNote::new();
+        assert_eq!(note.get(), None);
+        for status in SharedStatus::ALL {
+            note.set(status);
+            assert_eq!(note.get(), Some(status));
+        }
+        assert!(SharedStatus::Throttled.is_fallback() && !SharedStatus::Lost.is_fallback());
+    }
+}
