@@ -21,8 +21,10 @@ use serde_json::{Map, Value, json};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SUB: &str = "11111111-aaaa-4aaa-8aaa-111111111111";
+/// The user token's issuer, which the minted token must name in `obo_iss`.
+const USER_ISSUER: &str = "https://issuer.example/pool";
 
-/// A token endpoint that mints like Cognito with the trigger (`obo_sub`), without checks.
+/// A token endpoint that mints like Cognito with the trigger (`obo_iss`, `obo_sub`), without checks.
 async fn start_endpoint() -> TestServer {
     let key = std::sync::Arc::new(RsaSigner::generate("m2m"));
     let router =
@@ -36,6 +38,7 @@ async fn start_endpoint() -> TestServer {
                     now_secs(),
                     3600,
                 );
+                claims["obo_iss"] = json!(USER_ISSUER);
                 claims["obo_sub"] = json!(SUB);
                 let token = key.sign(&claims);
                 async move {
@@ -99,13 +102,7 @@ fn bench(c: &mut Criterion) {
         groups: vec!["crm-users".into()],
         attributes: Map::new(),
     };
-    let token = RsaSigner::generate("user").sign(&access_claims(
-        "https://issuer.example/pool",
-        "app",
-        &user,
-        now_secs(),
-        3600,
-    ));
+    let token = RsaSigner::generate("user").sign(&access_claims(USER_ISSUER, "app", &user, now_secs(), 3600));
     let text = event_text(&token);
     assert!((2000..2200).contains(&text.len()), "event is {} bytes", text.len());
     // As the Lambda binary does: JSON text in, JSON text out (bodies copied, never re-parsed).
