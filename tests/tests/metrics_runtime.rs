@@ -88,11 +88,30 @@ async fn the_trigger_binary_writes_one_emf_line_per_invocation() {
     assert_eq!((&second["Outcome"], &second["Reason"]), (&json!("rejected"), &json!("subject_expired")));
     assert_eq!((&second["ColdStarts"], &second["Rejections"]), (&json!(0), &json!(1)));
     assert!(!emf_text(&function).contains("11111111-aaaa"), "no user in a metrics line");
+    // Each invocation's log line and metrics line come from one summary: same request id, same
+    // cold-start flag.
+    for (emf, cold_start) in [(first, true), (second, false)] {
+        let request_id = emf["function_request_id"].as_str().expect("the request id in the metrics line");
+        let log = summary_line(&function, request_id);
+        assert_eq!((&log["cold_start"], &log["outcome"]), (&json!(cold_start), &emf["Outcome"]), "{log:?}");
+    }
+    assert_ne!(first["function_request_id"], second["function_request_id"]);
     let output = function.logs().join("\n");
     for part in good.split('.').chain(expired.split('.')).skip(1) {
         assert!(!output.contains(part), "a token part reached the function's output");
     }
     function.shutdown().await;
+}
+
+/// The JSON log line (not the metrics line) whose top-level `function_request_id` is `request_id`.
+fn summary_line(function: &LambdaFunction, request_id: &str) -> Map<String, Value> {
+    function
+        .logs()
+        .iter()
+        .filter(|l| !l.starts_with("{\"_aws\":"))
+        .filter_map(|l| serde_json::from_str::<Map<String, Value>>(l).ok())
+        .find(|l| l.get("function_request_id").and_then(Value::as_str) == Some(request_id))
+        .unwrap_or_else(|| panic!("no log line of invocation {request_id}: {:?}", function.logs()))
 }
 
 /// The EMF lines' raw text.

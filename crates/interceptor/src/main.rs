@@ -13,6 +13,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use obo_core::clock::system_clock;
 use obo_core::env::ProcessEnv;
 use obo_core::interceptor::{Interceptor, InterceptorConfig};
+use obo_core::invocation::InvocationContext;
 use serde_json::value::RawValue;
 
 // The deployed build is static musl (its setenv does not leak under lambda_runtime); musl's own
@@ -35,7 +36,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     interceptor.prefetch().await;
     let interceptor: &'static Interceptor = Box::leak(Box::new(interceptor));
     lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Box<RawValue>>| async move {
-        let out = interceptor.handle_json(event.payload.get()).await;
+        let context = InvocationContext::lambda(&event.context.request_id);
+        let out = interceptor.handle_invocation(event.payload.get(), context).await;
         // The interceptor always writes valid JSON; `null` only guards the impossible case.
         Ok::<Box<RawValue>, Infallible>(
             RawValue::from_string(out).unwrap_or_else(|_| RawValue::NULL.to_owned()),

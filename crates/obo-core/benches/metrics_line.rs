@@ -37,6 +37,8 @@ fn bench(c: &mut Criterion) {
         idp: Some(IdpReport { status: "2xx", attempts: 1, latency: Duration::from_micros(48_250) }),
         shared: None,
         latency: Duration::from_micros(48_900),
+        cold_start: false,
+        request_id: Some("8476a536-e9f4-11e8-9739-2dfe598c3fcd"),
     };
     let rejected = Record {
         outcome: "rejected",

@@ -47,10 +47,11 @@ use crate::interceptor::targets::{Mode, Resolved, TargetPolicy, is_target_name};
 use crate::interceptor::token_cache::{CacheKey, CacheStatus, CachedToken, KeyBuilder, TokenCache};
 use crate::interceptor::token_client::IdpCalls;
 use crate::interceptor::token_client::IdpReport;
-use crate::metrics::{self, FetchCounts, Function, Metrics, MetricsSink, Record, UNLISTED_TARGET};
+use crate::invocation::{InvocationContext, Reporter, Summary};
+use crate::metrics::{self, FetchCounts, Function, Metrics, MetricsSink, UNLISTED_TARGET};
 use crate::reason::{ReasonCode, Rejection};
 use crate::subject::jwt::unverified_claims;
-use crate::subject::verify::{SubjectVerifier, numeric_date};
+use crate::subject::verify::{SubjectVerifier, VerifiedSubject, numeric_date};
 
 /// The hint every `subject_missing` answer carries.
 const HEADERS_HINT: &str = "no `Authorization: Bearer` user token reached the interceptor (the gateway must pass request headers: passRequestHeaders=true)";
@@ -62,9 +63,9 @@ enum Decision {
     Mint(Arc<TargetPolicy>),
 }
 
-/// One log line and one metrics line per invocation (never a token). The target is logged as
-/// `gateway_target` (`target` is the log record's own module path in JSON logs): a configured name
-/// or `unlisted`.
+/// What the invocation did, gathered as it runs; summed up once at its end (never a token). The
+/// target is logged as `gateway_target` (`target` is the log record's own module path in JSON
+/// logs): a configured name or `unlisted`.
 #[derive(Default)]
 struct Log {
     outcome: &'static str,
@@ -90,56 +91,31 @@ impl Log {
         }
     }
 
-    fn record(&self, latency: Duration) -> Record<'_> {
-        Record {
+    /// The invocation's summary, for its log line and its metrics line.
+    fn summary(&self, latency: Duration) -> Summary<'_> {
+        let rejection = self.reason.as_ref();
+        Summary {
+            message: if rejection.is_some() {
+                "interceptor rejected the request"
+            } else {
+                "interceptor answered"
+            },
             outcome: self.outcome,
-            reason: self.reason.as_ref().map(|r| r.reason.as_str()),
+            rejection,
             target: self.target(),
-            cache_miss: self.cache.map(|c| c == CacheStatus::Miss),
+            mode: self.mode,
+            method: self.method.as_deref(),
+            uri_scheme: self.uri_scheme.as_deref(),
+            cache: self.cache.map(|c| (c.as_str(), c == CacheStatus::Miss)),
+            shared: self.shared.map(SharedStatus::as_str),
             idp: self.idp.map(|idp| metrics::IdpReport {
                 status: idp.status.as_str(),
                 attempts: idp.attempts,
                 latency: idp.latency,
             }),
-            shared: self.shared.map(SharedStatus::as_str),
+            sub: self.sub.as_deref(),
             latency,
-        }
-    }
-
-    fn emit(&self, latency: Duration) {
-        let target = self.target();
-        let latency_us = latency.as_micros() as u64;
-        let cache = self.cache.map(CacheStatus::as_str);
-        let shared_cache = self.shared.map(SharedStatus::as_str);
-        let idp_attempts = self.idp.map(|idp| idp.attempts);
-        match &self.reason {
-            None => tracing::info!(
-                outcome = self.outcome,
-                gateway_target = target,
-                mode = self.mode,
-                method = self.method.as_deref(),
-                uri_scheme = self.uri_scheme.as_deref(),
-                cache,
-                shared_cache,
-                idp_attempts,
-                sub = self.sub.as_deref(),
-                latency_us,
-                "interceptor answered"
-            ),
-            Some(r) => tracing::warn!(
-                outcome = self.outcome,
-                gateway_target = target,
-                mode = self.mode,
-                method = self.method.as_deref(),
-                uri_scheme = self.uri_scheme.as_deref(),
-                cache,
-                shared_cache,
-                reason = r.reason.as_str(),
-                retryable = r.reason.retryable(),
-                detail = %r.message,
-                latency_us,
-                "interceptor rejected the request"
-            ),
+            ..Summary::default()
         }
     }
 }
@@ -153,7 +129,7 @@ pub struct Interceptor {
     shared: SharedTier,
     minter: Option<mint::Minter>,
     verifier: Option<SubjectVerifier>,
-    metrics: Metrics,
+    reporter: Reporter,
     clock: SharedClock,
 }
 
@@ -204,7 +180,8 @@ impl Interceptor {
         let verifier =
             keys.clone().map(|keys| SubjectVerifier::new(config.verifier.clone(), keys, clock.clone()));
         let fetches = keys.map(|keys| keys as Arc<dyn FetchCounts>);
-        let metrics = Metrics::new(Function::Interceptor, &config.metrics, clock.clone(), fetches);
+        let reporter =
+            Reporter::new(Metrics::new(Function::Interceptor, &config.metrics, clock.clone(), fetches));
         let shared = match (&config.shared_cache, parts.table.take(), parts.client_secret()) {
             (None, _, _) => SharedTier::off(),
             (Some(settings), Some(table), Some(secret)) => {
@@ -229,13 +206,13 @@ impl Interceptor {
             None => HashMap::new(),
         };
         let cache = TokenCache::new(config.cache, clock.clone());
-        Ok(Self { config, key_fields, cache, shared, minter, verifier, metrics, clock })
+        Ok(Self { config, key_fields, cache, shared, minter, verifier, reporter, clock })
     }
 
     /// Writes metric lines to `sink` instead of stdout (tests, local tools); `OBO_METRICS=off`
     /// still turns them off.
     pub fn with_metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
-        self.metrics = self.metrics.with_sink(sink);
+        self.reporter = self.reporter.map_metrics(|metrics| metrics.with_sink(sink));
         self
     }
 
@@ -265,6 +242,11 @@ impl Interceptor {
     /// Handles one interceptor invocation given as JSON text; always answers with an interceptor
     /// output as JSON text. Bodies are copied from input to output byte for byte.
     pub async fn handle_json(&self, event: &str) -> String {
+        self.handle_invocation(event, InvocationContext::default()).await
+    }
+
+    /// [`Self::handle_json`] for one Lambda invocation: its request id goes into both lines.
+    pub async fn handle_invocation(&self, event: &str, context: InvocationContext<'_>) -> String {
         let started = Instant::now();
         let mut log = Log::default();
         let out = match GatewayEvent::parse(event) {
@@ -280,9 +262,7 @@ impl Interceptor {
                 reject(flavour, None, rejection, None, &mut log)
             }
         };
-        let latency = started.elapsed();
-        log.emit(latency);
-        self.metrics.record(&log.record(latency));
+        self.reporter.report(&log.summary(started.elapsed()), context);
         out
     }
 
@@ -296,12 +276,13 @@ impl Interceptor {
     async fn request(&self, flavour: Flavour, request: &GatewayRequest<'_>, log: &mut Log) -> String {
         let (decision, id) = self.decide(flavour, request, log);
         // Several providers: the gateway's authorizer checked one, so every request is verified
-        // here, before anything is forwarded.
-        if self.config.verifies_every_request()
-            && !matches!(decision, Decision::Reject(..))
-            && let Err(rejection) = self.verify_inbound(&request.headers).await
-        {
-            return reject(flavour, id.resolve().as_deref(), rejection, None, log);
+        // here, before anything is forwarded (and a miss does not verify it again).
+        let mut verified = None;
+        if self.config.verifies_every_request() && !matches!(decision, Decision::Reject(..)) {
+            match self.verify_inbound(&request.headers).await {
+                Ok(subject) => verified = Some(subject),
+                Err(rejection) => return reject(flavour, id.resolve().as_deref(), rejection, None, log),
+            }
         }
         let policy = match decision {
             Decision::PassThrough => {
@@ -321,7 +302,7 @@ impl Interceptor {
         {
             return reject(flavour, id.resolve().as_deref(), rejection, None, log);
         }
-        let minted = match self.token_for(&policy, &request.headers, log).await {
+        let minted = match self.token_for(&policy, &request.headers, verified.as_ref(), log).await {
             Ok(minted) => minted,
             Err(rejection) => return reject(flavour, id.resolve().as_deref(), rejection, None, log),
         };
@@ -429,18 +410,21 @@ impl Interceptor {
     }
 
     /// Verifies the request's user token with the issuer profiles (`OBO_VERIFY_INBOUND`).
-    async fn verify_inbound(&self, headers: &Headers) -> Result<(), Rejection> {
+    async fn verify_inbound(&self, headers: &Headers) -> Result<VerifiedSubject, Rejection> {
         let Some(verifier) = &self.verifier else {
             return Err(Rejection::new(ReasonCode::Misconfigured, "inbound verification is not configured"));
         };
-        verifier.verify(user_token(headers)?, None).await.map(drop)
+        verifier.verify(user_token(headers)?, None).await
     }
 
     /// The minted token for this user and target: from the cache, or from the identity provider.
+    /// `verified`: the user token, already verified for this request (every request is, with
+    /// several issuers); otherwise a miss verifies it before minting (with `OBO_VERIFY_INBOUND`).
     async fn token_for(
         &self,
         policy: &Arc<TargetPolicy>,
         headers: &Headers,
+        verified: Option<&VerifiedSubject>,
         log: &mut Log,
     ) -> Result<Arc<CachedToken>, Rejection> {
         let user_token = user_token(headers)?;
@@ -478,14 +462,17 @@ impl Interceptor {
                 if let Some(found) = self.shared.lookup(&key, user_token, user_expires_at_ms, &shared).await {
                     return Ok(found);
                 }
-                if let Some(verifier) = &self.verifier {
-                    let verified = verifier.verify(user_token, None).await?;
-                    if verified.sub() != sub || verified.issuer() != iss {
-                        return Err(Rejection::new(
-                            ReasonCode::SubjectClaimInvalid,
-                            "`sub` or `iss` changed on verification",
-                        ));
-                    }
+                let verified_now = match (verified, &self.verifier) {
+                    (None, Some(verifier)) => Some(verifier.verify(user_token, None).await?),
+                    _ => None,
+                };
+                if let Some(verified) = verified.or(verified_now.as_ref())
+                    && (verified.sub() != sub || verified.issuer() != iss)
+                {
+                    return Err(Rejection::new(
+                        ReasonCode::SubjectClaimInvalid,
+                        "`sub` or `iss` changed on verification",
+                    ));
                 }
                 let minted = minter.mint(policy, user_token, iss, sub, &self.cache, &calls).await?;
                 self.shared.store(&key, user_token, user_expires_at_ms, &minted, &shared).await;

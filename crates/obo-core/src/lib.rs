@@ -18,8 +18,9 @@
 //!   ([`subject::issuer_profile`]: Cognito, RFC 9068, generic and the provider presets), its key
 //!   fetched, verified;
 //!   shared by both Lambdas and `obo-target`.
-//! - Shared: [`bearer`] (the one `Authorization: Bearer` parser), [`reason`] (the stable reason codes every rejection carries), [`metrics`] (one
-//!   CloudWatch Embedded Metric Format line per invocation), [`env`](mod@env), [`http`], [`clock`],
+//! - Shared: [`bearer`] (the one `Authorization: Bearer` parser), [`reason`] (the stable reason codes every rejection carries), [`invocation`] (one
+//!   summary per invocation, written as its log line and its [`metrics`] line: one CloudWatch
+//!   Embedded Metric Format line), [`env`](mod@env), [`http`], [`clock`],
 //!   [`secret`], [`logging`], [`runtime_api`].
 
 #[cfg(any(feature = "user-lookup", feature = "token-client"))]
@@ -31,6 +32,8 @@ pub mod env;
 pub mod http;
 #[cfg(feature = "lambda")]
 pub mod interceptor;
+#[cfg(feature = "lambda")]
+pub mod invocation;
 #[cfg(feature = "lambda")]
 pub mod logging;
 #[cfg(feature = "lambda")]

@@ -20,7 +20,7 @@
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::clock::SharedClock;
@@ -127,6 +127,11 @@ pub struct Record<'a> {
     pub idp: Option<IdpReport>,
     /// The handler's own time.
     pub latency: Duration,
+    /// Whether this was the execution environment's first invocation (`ColdStarts`).
+    pub cold_start: bool,
+    /// The Lambda request id, written as the `function_request_id` property (not a dimension), so
+    /// a metrics line can be matched with its log line.
+    pub request_id: Option<&'a str>,
 }
 
 /// A count of signing-key fetches that only grows (the key cache's), reported as the difference
@@ -156,16 +161,14 @@ impl MetricsSink for StdoutSink {
     }
 }
 
-/// A function's metrics: its settings and the little state that spans invocations (whether the
-/// process has answered yet, the JWKS fetches already reported). One per process, held by the
-/// handler.
+/// A function's metrics: its settings and the little state that spans invocations (the JWKS
+/// fetches already reported). One per process, held by the handler.
 pub struct Metrics {
     function: Function,
     /// The namespace as a JSON string (quoted, escaped), ready to copy into each directive.
     namespace_json: String,
     sink: Option<Arc<dyn MetricsSink>>,
     clock: SharedClock,
-    first: AtomicBool,
     keys: Option<Arc<dyn FetchCounts>>,
     fetches_reported: AtomicU64,
     failures_reported: AtomicU64,
@@ -197,7 +200,6 @@ impl Metrics {
             namespace_json,
             sink: settings.enabled.then(|| Arc::new(StdoutSink) as Arc<dyn MetricsSink>),
             clock,
-            first: AtomicBool::new(true),
             keys,
             fetches_reported: AtomicU64::new(0),
             failures_reported: AtomicU64::new(0),
@@ -233,7 +235,7 @@ impl Metrics {
     }
 
     fn write(&self, r: &Record<'_>, out: &mut Line) -> fmt::Result {
-        let cold_start = u64::from(self.first.swap(false, Ordering::Relaxed));
+        let cold_start = u64::from(r.cold_start);
         let jwks = self.keys.as_ref().map(|keys| {
             (
                 unreported(&self.fetches_reported, keys.fetch_count()),
@@ -325,6 +327,10 @@ impl Metrics {
                 millis(out, idp.latency)?;
             }
             write!(out, ",\"IdpRequests\":1,\"IdpAttempts\":{}", idp.attempts)?;
+        }
+        if let Some(request_id) = r.request_id {
+            out.write_str(",\"function_request_id\":")?;
+            json_string(out, request_id)?;
         }
         out.write_str("}\n")
     }
@@ -479,6 +485,8 @@ mod tests {
             shared: Some("unopenable"),
             idp: Some(idp),
             latency: Duration::from_secs(3600),
+            cold_start: true,
+            request_id: Some("8476a536-e9f4-11e8-9739-2dfe598c3fcd"),
         });
         let line = lines.0.lock().unwrap().pop().expect("a line");
         assert!(line.len() < LINE_CAP, "{}", line.len());

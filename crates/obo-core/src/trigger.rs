@@ -17,7 +17,7 @@ pub(crate) mod lookup;
 pub(crate) mod scope_groups;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -25,7 +25,8 @@ use serde_json::{Map, Value};
 use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env, EnvSource};
 use crate::http::{HttpClient, TlsRoots};
-use crate::metrics::{FetchCounts, Function, Metrics, MetricsSettings, MetricsSink, Record};
+use crate::invocation::{InvocationContext, Reporter, Summary};
+use crate::metrics::{FetchCounts, Function, Metrics, MetricsSettings, MetricsSink};
 use crate::reason::{ReasonCode, Rejection};
 use crate::subject::issuer::pool_in_issuer;
 use crate::subject::jwks::{KeyStore, KeyStoreSettings};
@@ -176,7 +177,7 @@ struct Outcome {
 pub struct Trigger {
     config: TriggerConfig,
     verifier: SubjectVerifier,
-    metrics: Metrics,
+    reporter: Reporter,
     #[cfg(feature = "user-lookup")]
     lookup: Option<crate::trigger::lookup::UserLookup>,
 }
@@ -208,12 +209,13 @@ impl Trigger {
             ),
         };
         let fetches: Arc<dyn FetchCounts> = keys.clone();
-        let metrics = Metrics::new(Function::PreToken, &config.metrics, clock.clone(), Some(fetches));
+        let reporter =
+            Reporter::new(Metrics::new(Function::PreToken, &config.metrics, clock.clone(), Some(fetches)));
         let verifier = SubjectVerifier::new(config.verifier.clone(), keys, clock);
         Self {
             config,
             verifier,
-            metrics,
+            reporter,
             #[cfg(feature = "user-lookup")]
             lookup,
         }
@@ -229,7 +231,7 @@ impl Trigger {
     /// Writes metric lines to `sink` instead of stdout (tests, local tools); `OBO_METRICS=off`
     /// still turns them off.
     pub fn with_metrics_sink(mut self, sink: Arc<dyn MetricsSink>) -> Self {
-        self.metrics = self.metrics.with_sink(sink);
+        self.reporter = self.reporter.map_metrics(|metrics| metrics.with_sink(sink));
         self
     }
 
@@ -241,6 +243,15 @@ impl Trigger {
     /// Handles one raw event: the event with its `response` set, or a rejection (which the
     /// Lambda reports as a function error, failing the token request).
     pub async fn handle(&self, raw: Value) -> Result<PreTokenEvent, Rejection> {
+        self.handle_invocation(raw, InvocationContext::default()).await
+    }
+
+    /// [`Self::handle`] for one Lambda invocation: its request id goes into both lines.
+    pub async fn handle_invocation(
+        &self,
+        raw: Value,
+        context: InvocationContext<'_>,
+    ) -> Result<PreTokenEvent, Rejection> {
         let started = Instant::now();
         let mut event = match PreTokenEvent::deserialize(raw) {
             Ok(event) => event,
@@ -249,12 +260,14 @@ impl Trigger {
                     ReasonCode::BadEvent,
                     "the event is not a Cognito pre-token-generation event",
                 );
-                tracing::warn!(
-                    outcome = "rejected",
-                    reason = "bad_event",
-                    "pre-token trigger rejected the event"
-                );
-                self.record("rejected", Some(rejection.reason), started.elapsed());
+                let summary = Summary {
+                    message: "pre-token trigger rejected the event",
+                    outcome: "rejected",
+                    rejection: Some(&rejection),
+                    latency: started.elapsed(),
+                    ..Summary::default()
+                };
+                self.reporter.report(&summary, context);
                 return Err(rejection);
             }
         };
@@ -266,44 +279,24 @@ impl Trigger {
         } else {
             Ok(self.user(&event, &mut outcome))
         };
-        let latency = started.elapsed();
-        let latency_us = latency.as_micros() as u64;
-        let caller = event.caller_context.client_id.as_str();
-        match result {
-            Ok(response) => {
-                tracing::info!(
-                    outcome = outcome.action,
-                    trigger_source = %event.trigger_source,
-                    caller,
-                    sub = outcome.sub.as_deref(),
-                    latency_us,
-                    "pre-token trigger answered"
-                );
-                self.record(outcome.action, None, latency);
-                event.response = response;
-                Ok(event)
-            }
-            Err(rejection) => {
-                tracing::warn!(
-                    outcome = "rejected",
-                    reason = rejection.reason.as_str(),
-                    detail = %rejection.message,
-                    trigger_source = %event.trigger_source,
-                    caller,
-                    sub = outcome.sub.as_deref(),
-                    latency_us,
-                    "pre-token trigger rejected the request"
-                );
-                self.record("rejected", Some(rejection.reason), latency);
-                Err(rejection)
-            }
+        let mut summary = Summary {
+            message: "pre-token trigger answered",
+            outcome: outcome.action,
+            trigger_source: Some(&event.trigger_source),
+            caller: Some(&event.caller_context.client_id),
+            sub: outcome.sub.as_deref(),
+            latency: started.elapsed(),
+            ..Summary::default()
+        };
+        if let Err(rejection) = &result {
+            summary.message = "pre-token trigger rejected the request";
+            summary.outcome = "rejected";
+            summary.rejection = Some(rejection);
         }
-    }
-
-    /// The invocation's metrics line (never a user, a caller or a token: outcome and code only).
-    fn record(&self, outcome: &'static str, reason: Option<ReasonCode>, latency: Duration) {
-        let reason = reason.map(ReasonCode::as_str);
-        self.metrics.record(&Record { outcome, reason, latency, ..Record::default() });
+        self.reporter.report(&summary, context);
+        let response = result?;
+        event.response = response;
+        Ok(event)
     }
 
     async fn machine(

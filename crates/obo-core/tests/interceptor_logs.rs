@@ -5,7 +5,10 @@ mod interceptor_support;
 mod trace_logs;
 
 use interceptor_support::*;
+use obo_core::invocation::InvocationContext;
 use serde_json::{Value, json};
+
+const REQUEST_ID: &str = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
 
 #[tokio::test]
 async fn no_token_or_secret_reaches_the_logs_at_trace() {
@@ -17,11 +20,12 @@ async fn no_token_or_secret_reaches_the_logs_at_trace() {
     let bob = idp.user_token(&new_sub(), 60);
     let mut minted = Vec::new();
 
-    // Success, then a cache hit.
-    for _ in 0..2 {
-        let out = interceptor.handle(call_as("crm___get_account", &alice)).await;
-        minted.push(forwarded_token(&out).unwrap());
-    }
+    // Success (a Lambda invocation: its request id is logged), then a cache hit.
+    let first = call_as("crm___get_account", &alice).to_string();
+    let out = interceptor.handle_invocation(&first, InvocationContext::lambda(REQUEST_ID)).await;
+    minted.push(forwarded_token(&serde_json::from_str(&out).unwrap()).unwrap());
+    let out = interceptor.handle(call_as("crm___get_account", &alice)).await;
+    minted.push(forwarded_token(&out).unwrap());
     // Failures from the identity provider, retried and not.
     let code = "PreTokenGenerationV3_0 failed with error subject_revoked: signed out.";
     idp.script([Reply::Status(500, None), Reply::OAuth("invalid_request", Some(code.into()))]);
@@ -92,6 +96,13 @@ async fn no_token_or_secret_reaches_the_logs_at_trace() {
     assert!(has(&|l| l["reason"] == "idp_client_rejected"));
     assert!(has(&|l| l["outcome"] == "passthrough" && l["gateway_target"] == "weather"));
     assert!(has(&|l| l["gateway_target"] == "crm" && l["cache"] == "miss" && l["idp_attempts"] == 1));
+    // Powertools-like keys: the environment's first line says `cold_start` (two interceptors
+    // here), and the Lambda request id is a top-level key.
+    let cold: Vec<&&Value> = answered.iter().filter(|l| l["cold_start"] == true).collect();
+    assert_eq!(cold.len(), 2, "{cold:?}");
+    assert!(answered.iter().all(|l| l["cold_start"].is_boolean()));
+    assert_eq!(cold[0]["function_request_id"], REQUEST_ID);
+    assert_eq!(answered.iter().filter(|l| l.get("function_request_id").is_some()).count(), 1);
     assert!(lines.iter().any(|l| l["message"] == "token request failed"
         && l["idp_status"] == 500
         && l["span"]["gateway_target"] == "billing"));

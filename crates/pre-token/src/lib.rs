@@ -11,6 +11,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use obo_core::Rejection;
 use obo_core::clock::system_clock;
 use obo_core::env::ProcessEnv;
+use obo_core::invocation::InvocationContext;
 use obo_core::trigger::{Trigger, TriggerConfig};
 use serde_json::Value;
 
@@ -46,7 +47,8 @@ pub async fn run() -> Result<(), lambda_runtime::Error> {
     trigger.prefetch().await;
     let trigger: &'static Trigger = Box::leak(Box::new(trigger));
     lambda_runtime::run_concurrent(service_fn(move |event: LambdaEvent<Value>| async move {
-        trigger.handle(event.payload).await.map_err(TriggerError)
+        let context = InvocationContext::lambda(&event.context.request_id);
+        trigger.handle_invocation(event.payload, context).await.map_err(TriggerError)
     }))
     .await
 }

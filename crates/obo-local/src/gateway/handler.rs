@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::interceptor::{self, Outcome};
 use super::jsonrpc::{self, INTERNAL_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, PARSE_ERROR};
-use super::routing::Gateway;
+use super::routing::{Call, Gateway};
 use crate::invoke::InvokeError;
 
 /// Protocol versions the gateway answers `initialize` with (the client's, if listed).
@@ -172,9 +172,9 @@ async fn handle(gw: &Gateway, headers: &HeaderMap, body: &[u8], log: &mut Reques
         "initialize" => initialize(id, params),
         "ping" => jsonrpc::result(id, json!({})),
         "tools/list" => jsonrpc::result(id, json!({"tools": gw.catalog().tools})),
-        "tools/call" => gw.call_tool(id, params, authorization, extra_headers, log).await,
+        "tools/call" => gw.call_tool(Call { id, params, authorization, headers: extra_headers }, log).await,
         "prompts/list" => jsonrpc::result(id, json!({"prompts": gw.catalog().prompts})),
-        "prompts/get" => gw.get_prompt(id, params, authorization, extra_headers, log).await,
+        "prompts/get" => gw.get_prompt(Call { id, params, authorization, headers: extra_headers }, log).await,
         "resources/list" => {
             let catalog = gw.catalog();
             let resources: Vec<_> = catalog.resources.iter().map(|(_, r)| r).collect();
@@ -183,7 +183,9 @@ async fn handle(gw: &Gateway, headers: &HeaderMap, body: &[u8], log: &mut Reques
         "resources/templates/list" => {
             jsonrpc::result(id, json!({"resourceTemplates": gw.catalog().templates}))
         }
-        "resources/read" => gw.read_resource(id, params, authorization, extra_headers, log).await,
+        "resources/read" => {
+            gw.read_resource(Call { id, params, authorization, headers: extra_headers }, log).await
+        }
         other => jsonrpc::error(id, METHOD_NOT_FOUND, format!("method {other:?} is not supported"), None),
     }
 }

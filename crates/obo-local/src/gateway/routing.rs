@@ -29,6 +29,15 @@ use crate::invoke::Invoke;
 /// The separator between target name and tool name.
 pub const PREFIX_SEPARATOR: &str = "___";
 
+/// A client request to route: its JSON-RPC id and params, the `Authorization` the interceptor
+/// set (if any) and the other headers it added.
+pub(crate) struct Call<'a> {
+    pub(crate) id: Value,
+    pub(crate) params: Option<&'a Value>,
+    pub(crate) authorization: Option<HeaderValue>,
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+}
+
 /// One configured target.
 pub(crate) struct Target {
     pub(crate) name: String,
@@ -131,14 +140,8 @@ impl Gateway {
     }
 
     /// Routes a `prompts/get` to the target its name's prefix names, without the prefix.
-    pub(crate) async fn get_prompt(
-        &self,
-        id: Value,
-        params: Option<&Value>,
-        authorization: Option<HeaderValue>,
-        headers: Vec<(HeaderName, HeaderValue)>,
-        log: &mut RequestLog,
-    ) -> Response {
+    pub(crate) async fn get_prompt(&self, call: Call<'_>, log: &mut RequestLog) -> Response {
+        let Call { id, params, authorization, headers } = call;
         let (target, params) = match self.unprefixed::<GetPromptRequestParams>(params, "prompt") {
             Ok((target, _)) if target.lambda.is_some() => {
                 let data = Some(json!({"source": "gateway"}));
@@ -149,20 +152,14 @@ impl Gateway {
         };
         let url = target.url.clone();
         self.relay(id, target, authorization, log, |auth| async move {
-            self.upstream.get_prompt(&url, auth, headers, params).await
+            self.upstream.session(&url, auth, headers, |c| async move { c.get_prompt(params).await }).await
         })
         .await
     }
 
     /// Routes a `resources/read` to the first target whose synced resources list the URI.
-    pub(crate) async fn read_resource(
-        &self,
-        id: Value,
-        params: Option<&Value>,
-        authorization: Option<HeaderValue>,
-        headers: Vec<(HeaderName, HeaderValue)>,
-        log: &mut RequestLog,
-    ) -> Response {
+    pub(crate) async fn read_resource(&self, call: Call<'_>, log: &mut RequestLog) -> Response {
+        let Call { id, params, authorization, headers } = call;
         let params: ReadResourceRequestParams = match params.cloned().map(serde_json::from_value) {
             Some(Ok(params)) => params,
             _ => return jsonrpc::error(id, INVALID_PARAMS, "invalid resources/read params", None),
@@ -176,7 +173,7 @@ impl Gateway {
         };
         let url = target.url.clone();
         self.relay(id, target, authorization, log, |auth| async move {
-            self.upstream.read_resource(&url, auth, headers, params).await
+            self.upstream.session(&url, auth, headers, |c| async move { c.read_resource(params).await }).await
         })
         .await
     }
@@ -194,14 +191,8 @@ impl Gateway {
     }
 
     /// Routes a `tools/call` to the target its name's prefix names, without the prefix.
-    pub(crate) async fn call_tool(
-        &self,
-        id: Value,
-        params: Option<&Value>,
-        authorization: Option<HeaderValue>,
-        headers: Vec<(HeaderName, HeaderValue)>,
-        log: &mut RequestLog,
-    ) -> Response {
+    pub(crate) async fn call_tool(&self, call: Call<'_>, log: &mut RequestLog) -> Response {
+        let Call { id, params, authorization, headers } = call;
         let (target, params) = match self.unprefixed::<CallToolRequestParams>(params, "tool") {
             Ok(routed) => routed,
             Err((message, data)) => return jsonrpc::error(id, INVALID_PARAMS, message, data),
@@ -213,7 +204,7 @@ impl Gateway {
         }
         let url = target.url.clone();
         self.relay(id, target, authorization, log, |auth| async move {
-            self.upstream.call_tool(&url, auth, headers, params).await
+            self.upstream.session(&url, auth, headers, |c| async move { c.call_tool(params).await }).await
         })
         .await
     }

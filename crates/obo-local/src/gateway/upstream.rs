@@ -7,10 +7,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, header::AUTHORIZATION};
 use rmcp::ServiceExt;
-use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ErrorCode, ErrorData, GetPromptRequestParams, GetPromptResult,
-    Prompt, ReadResourceRequestParams, ReadResourceResult, Resource, ResourceTemplate, Tool,
-};
+use rmcp::model::{ErrorCode, ErrorData, Prompt, Resource, ResourceTemplate, Tool};
 use rmcp::service::{Peer, RoleClient, ServiceError};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -79,43 +76,9 @@ impl Upstream {
         .await
     }
 
-    /// `prompts/get` at `url`.
-    pub(crate) async fn get_prompt(
-        &self,
-        url: &str,
-        authorization: Option<HeaderValue>,
-        headers: Vec<(HeaderName, HeaderValue)>,
-        params: GetPromptRequestParams,
-    ) -> Result<GetPromptResult, UpstreamError> {
-        self.session(url, authorization, headers, |client| async move { client.get_prompt(params).await })
-            .await
-    }
-
-    /// `resources/read` at `url`.
-    pub(crate) async fn read_resource(
-        &self,
-        url: &str,
-        authorization: Option<HeaderValue>,
-        headers: Vec<(HeaderName, HeaderValue)>,
-        params: ReadResourceRequestParams,
-    ) -> Result<ReadResourceResult, UpstreamError> {
-        self.session(url, authorization, headers, |client| async move { client.read_resource(params).await })
-            .await
-    }
-
-    /// `tools/call` at `url`.
-    pub(crate) async fn call_tool(
-        &self,
-        url: &str,
-        authorization: Option<HeaderValue>,
-        headers: Vec<(HeaderName, HeaderValue)>,
-        params: CallToolRequestParams,
-    ) -> Result<CallToolResult, UpstreamError> {
-        self.session(url, authorization, headers, |client| async move { client.call_tool(params).await })
-            .await
-    }
-
-    async fn session<T, F, Fut>(
+    /// One request at `url` in a session of its own: `operation` runs on the connected client
+    /// (`prompts/get`, `resources/read`, `tools/call`, …).
+    pub(crate) async fn session<T, F, Fut>(
         &self,
         url: &str,
         authorization: Option<HeaderValue>,
