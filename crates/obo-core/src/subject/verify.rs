@@ -3,6 +3,7 @@
 //! claims → the issuer's profile (token type, audience, app client, machine, delegation rules). The token never chooses how it is
 //! verified: the algorithm list, issuers and clients come from configuration.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
@@ -326,11 +327,17 @@ impl TokenVerifier {
         Ok(CheckedToken { claims: jwt.claims, alg, typ: jwt.typ })
     }
 
-    fn trusted_issuer(&self, iss: &str, pool: Option<EventPool<'_>>) -> Result<TrustedIssuer, Rejection> {
+    /// The trusted issuer `iss` names: borrowed from the list (no allocation on the warm path),
+    /// or built for the event's pool.
+    fn trusted_issuer(
+        &self,
+        iss: &str,
+        pool: Option<EventPool<'_>>,
+    ) -> Result<Cow<'_, TrustedIssuer>, Rejection> {
         let not_allowed = || reject(ReasonCode::SubjectIssuerNotAllowed, "the token's issuer is not trusted");
         match &self.issuers {
             IssuerPolicy::Listed(list) => {
-                list.iter().find(|t| t.issuer == iss).cloned().ok_or_else(not_allowed)
+                list.iter().find(|t| t.issuer == iss).map(Cow::Borrowed).ok_or_else(not_allowed)
             }
             IssuerPolicy::EventPool => {
                 let pool = pool.ok_or_else(not_allowed)?;
@@ -338,7 +345,7 @@ impl TokenVerifier {
                     return Err(not_allowed());
                 }
                 let [classic, updated] = TrustedIssuer::for_pool(pool.region, pool.user_pool_id);
-                Ok(if classic.issuer == iss { classic } else { updated })
+                Ok(Cow::Owned(if classic.issuer == iss { classic } else { updated }))
             }
         }
     }
