@@ -1,4 +1,4 @@
-//! Where the AWS SDK-backed parts ([`crate::aws`], cargo feature `aws`) are plugged into the
+//! Where the AWS SDK-backed parts (`crate::aws`, cargo feature `aws`) are plugged into the
 //! trigger and the interceptor: the one place a build with the SDK and one without differ. A
 //! build without it has none of them, and its configuration refuses what would need one, naming
 //! the variable (`OBO_USER_LOOKUP`, `OBO_TOKEN_TRANSPORT=sdk`, a secret ARN or pool id,
