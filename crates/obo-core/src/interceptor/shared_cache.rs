@@ -172,7 +172,7 @@ impl StoreError {
 }
 
 /// One item a [`SharedStore`] holds.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StoredItem {
     /// The sealed value (empty if the item has none).
     pub sealed: Vec<u8>,
@@ -394,6 +394,102 @@ mod tests {
         }
         let err = read(&[("OBO_SHARED_CACHE", "dynamodb:t12"), ("OBO_SHARED_CACHE_TIMEOUT_MS", "1")]);
         assert_eq!(err.unwrap_err().variable, "OBO_SHARED_CACHE_TIMEOUT_MS");
+    }
+
+    /// A store in memory, whose next call can be made to fail.
+    #[derive(Default)]
+    struct Memory {
+        items: std::sync::Mutex<HashMap<Vec<u8>, StoredItem>>,
+        fail: std::sync::Mutex<Option<StoreError>>,
+        puts: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Memory {
+        fn failure(&self) -> Result<(), StoreError> {
+            self.fail.lock().unwrap().take().map_or(Ok(()), Err)
+        }
+    }
+
+    impl SharedStore for Arc<Memory> {
+        fn get<'a>(&'a self, item: &'a ItemKey) -> BoxFuture<'a, Result<Option<StoredItem>, StoreError>> {
+            let found =
+                self.failure().map(|()| self.items.lock().unwrap().get(&item.as_bytes()[..]).cloned());
+            Box::pin(async move { found })
+        }
+
+        fn put<'a>(&'a self, put: PutItem<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.puts.fetch_add(1, Ordering::Relaxed);
+            let mut items = self.items.lock().unwrap();
+            let live = |i: &StoredItem| put.if_absent_at_ms.is_some_and(|now| i.ttl_secs > now / 1000);
+            let result = match self.failure() {
+                Ok(()) if items.get(&put.key.as_bytes()[..]).is_some_and(live) => {
+                    Err(StoreError::ConditionFailed)
+                }
+                Ok(()) => {
+                    let item = StoredItem { sealed: put.sealed, ttl_secs: put.ttl_secs };
+                    items.insert(put.key.as_bytes().to_vec(), item);
+                    Ok(())
+                }
+                Err(err) => Err(err),
+            };
+            Box::pin(async move { result })
+        }
+
+        fn delete<'a>(&'a self, item: &'a ItemKey) -> BoxFuture<'a, Result<(), StoreError>> {
+            let result = self.failure().map(|()| {
+                self.items.lock().unwrap().remove(&item.as_bytes()[..]);
+            });
+            Box::pin(async move { result })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_tier_speaks_to_its_store_through_the_trait() {
+        use crate::clock::ManualClock;
+        use crate::interceptor::token_cache::KeyBuilder;
+        use crate::secret::Secret;
+        let clock = ManualClock::at_secs(1_000);
+        let memory = Arc::new(Memory::default());
+        let cache = CacheSettings {
+            max_entries: std::num::NonZeroUsize::new(8).unwrap(),
+            skew_ms: 0,
+            max_age_ms: 600_000,
+            failure_ttl_ms: 0,
+        };
+        let settings = SharedCacheSettings { table: "obo".into(), timeout: Duration::from_secs(1) };
+        let secret = Arc::new(ClientSecret::fixed(Secret::new("client-secret"), clock.clone()));
+        let tier = SharedTier::new(Box::new(Arc::clone(&memory)), settings, secret, cache, clock.clone());
+        let key = KeyBuilder::new().field(b"target").finish();
+        let user_exp = 2_000_000;
+        let minted = Minted { token: Secret::new("minted-token"), expires_at_ms: 1_900_000 };
+        let step = async |user: &str, mint: bool| {
+            let note = SharedNote::new();
+            let found = tier.lookup(&key, user, user_exp, &note).await.map(|m| m.token.expose().to_owned());
+            if mint && found.is_none() {
+                tier.store(&key, user, user_exp, &minted, &note).await;
+            }
+            (found, note.get())
+        };
+        assert_eq!(step("user-a", true).await, (None, Some(SharedStatus::Stored)));
+        let sealed = memory.items.lock().unwrap().values().next().unwrap().sealed.clone();
+        assert!(!sealed.windows(12).any(|w| w == b"minted-token"), "the store holds the token sealed");
+        assert_eq!(step("user-a", true).await, (Some("minted-token".into()), Some(SharedStatus::Hit)));
+        // Another user token does not open the item: minted and written over.
+        assert_eq!(step("user-b", true).await, (None, Some(SharedStatus::Unopenable)));
+        // A throttled lookup skips the put.
+        let puts = memory.puts.load(Ordering::Relaxed);
+        *memory.fail.lock().unwrap() = Some(StoreError::Throttled);
+        assert_eq!(step("user-b", true).await, (None, Some(SharedStatus::Throttled)));
+        assert_eq!(memory.puts.load(Ordering::Relaxed), puts);
+        assert_eq!(tier.evict(&key).await, Some(SharedStatus::Evicted));
+        assert_eq!(step("user-b", false).await, (None, Some(SharedStatus::Miss)));
+        // Another environment wrote first: this one keeps its own token.
+        let (first, second) = (SharedNote::new(), SharedNote::new());
+        tier.store(&key, "user-a", user_exp, &minted, &first).await;
+        tier.store(&key, "user-b", user_exp, &minted, &second).await;
+        assert_eq!((first.get(), second.get()), (Some(SharedStatus::Stored), Some(SharedStatus::Lost)));
+        assert_eq!(step("user-a", false).await, (Some("minted-token".into()), Some(SharedStatus::Hit)));
+        assert!(SharedTier::off().lookup(&key, "user-b", user_exp, &SharedNote::new()).await.is_none());
     }
 
     #[test]
