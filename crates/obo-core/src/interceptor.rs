@@ -11,7 +11,7 @@
 
 pub mod client_secret;
 mod config;
-mod mint;
+pub(crate) mod mint;
 pub(crate) mod payload;
 pub(crate) mod route;
 mod scrub;
@@ -153,19 +153,9 @@ impl Interceptor {
         Self::assemble(config, parts, clock)
     }
 
-    /// Builds the interceptor against an explicit AWS SDK configuration (endpoint overrides,
-    /// credentials, region), fetching secrets through it.
-    #[cfg(feature = "token-client")]
-    pub async fn with_sdk_config(
-        config: InterceptorConfig,
-        sdk: &aws_config::SdkConfig,
-        clock: SharedClock,
-    ) -> Result<Self, ConfigError> {
-        let parts = mint::Parts::load_with(&config, Some(sdk), clock.clone()).await?;
-        Self::assemble(config, parts, clock)
-    }
-
-    fn assemble(
+    /// Builds the interceptor from its configuration and parts (`crate::aws` builds it against an
+    /// explicit AWS SDK configuration).
+    pub(crate) fn assemble(
         config: InterceptorConfig,
         mut parts: mint::Parts,
         clock: SharedClock,
@@ -182,10 +172,10 @@ impl Interceptor {
         let fetches = keys.map(|keys| keys as Arc<dyn FetchCounts>);
         let reporter =
             Reporter::new(Metrics::new(Function::Interceptor, &config.metrics, clock.clone(), fetches));
-        let shared = match (&config.shared_cache, parts.table.take(), parts.client_secret()) {
+        let shared = match (&config.shared_cache, parts.store.take(), parts.client_secret()) {
             (None, _, _) => SharedTier::off(),
-            (Some(settings), Some(table), Some(secret)) => {
-                SharedTier::new(table, settings.clone(), secret, config.cache, clock.clone())
+            (Some(settings), Some(store), Some(secret)) => {
+                SharedTier::new(store, settings.clone(), secret, config.cache, clock.clone())
             }
             // Fail closed: the tier is on but cannot be reached or keyed.
             (Some(_), _, _) => {

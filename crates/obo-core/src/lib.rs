@@ -6,12 +6,18 @@
 //!
 //! - [`trigger`]: the Cognito pre-token-generation V3 trigger — its event types
 //!   ([`trigger::event`]), which claims the minted token carries ([`trigger::claims`]), which scopes
-//!   one on-behalf-of token may carry ([`trigger::scope_groups`]) and the optional user lookup.
+//!   one on-behalf-of token may carry ([`trigger::scope_groups`]) and the optional user lookup
+//!   (through a `UserDirectory`).
 //! - [`interceptor`]: the AgentCore Gateway REQUEST interceptor — its payloads
 //!   ([`interceptor::payload`]), which target a request is for ([`interceptor::route`]), the
 //!   targets' policy ([`interceptor::targets`]), token acquisition ([`interceptor::token_client`],
 //!   [`interceptor::client_secret`]), the token cache ([`interceptor::token_cache`]) and the optional
 //!   shared tier ([`interceptor::shared_cache`], sealed by [`interceptor::seal`]).
+//! - `aws` (cargo feature `aws`): everything that calls the AWS SDK — the Cognito user lookup,
+//!   the `GetClientToken` transport, the secret readers, the shared tier's DynamoDB store — each
+//!   behind a small trait of the trigger's or the interceptor's, plugged in by `sdk` (the one
+//!   place a build without the SDK differs: it refuses what needs the SDK at cold start, naming
+//!   the variable).
 //! - [`delivery`]: how a target receives its token (the `Authorization` header, or the reserved
 //!   `_obo_token` argument for Lambda targets); shared with `obo-target`.
 //! - [`subject`]: the user's token — decomposed, its issuer trusted and profiled
@@ -23,7 +29,7 @@
 //!   Embedded Metric Format line), [`env`](mod@env), [`http`], [`clock`],
 //!   [`secret`], [`logging`], [`runtime_api`].
 
-#[cfg(any(feature = "user-lookup", feature = "token-client"))]
+#[cfg(feature = "aws")]
 mod aws;
 pub mod bearer;
 pub mod clock;
@@ -41,6 +47,8 @@ pub mod metrics;
 pub(crate) mod reason;
 #[cfg(feature = "lambda")]
 pub mod runtime_api;
+#[cfg(feature = "lambda")]
+mod sdk;
 pub(crate) mod secret;
 pub mod subject;
 #[cfg(feature = "lambda")]

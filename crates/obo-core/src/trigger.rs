@@ -12,13 +12,12 @@
 pub mod claims;
 pub mod event;
 mod issuer_claims;
-#[cfg(feature = "user-lookup")]
-pub(crate) mod lookup;
 pub(crate) mod scope_groups;
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -46,6 +45,18 @@ pub enum UserLookupSetting {
     AdminGetUser,
     /// `GetUser` with the subject token.
     GetUser,
+}
+
+/// Where the trigger looks users up (`OBO_USER_LOOKUP`): Cognito through the AWS SDK
+/// (`crate::aws`), plugged in at construction.
+pub(crate) trait UserDirectory: Send + Sync {
+    /// The attributes (string values) of the user of `subject`, whose token is `token`; a
+    /// rejection if the user is gone, disabled or no longer the token's, or the lookup failed.
+    fn attributes<'a>(
+        &'a self,
+        subject: &'a VerifiedSubject,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, Rejection>>;
 }
 
 /// The trigger's validated configuration.
@@ -109,10 +120,10 @@ impl TriggerConfig {
                 _ => UserLookupSetting::None,
             };
         if user_lookup != UserLookupSetting::None {
-            if !cfg!(feature = "user-lookup") {
+            if !crate::sdk::AVAILABLE {
                 return Err(ConfigError::new(
                     "OBO_USER_LOOKUP",
-                    "this build has no user lookup: run the `pre-token-lookup` binary (cargo feature `user-lookup`)",
+                    "this build has no user lookup: run the `pre-token-lookup` binary (cargo feature `aws`)",
                 ));
             }
             if user_lookup == UserLookupSetting::GetUser && verifier.token_use == TokenUse::Id {
@@ -178,8 +189,7 @@ pub struct Trigger {
     config: TriggerConfig,
     verifier: SubjectVerifier,
     reporter: Reporter,
-    #[cfg(feature = "user-lookup")]
-    lookup: Option<crate::trigger::lookup::UserLookup>,
+    lookup: Option<Box<dyn UserDirectory>>,
 }
 
 impl Trigger {
@@ -193,32 +203,12 @@ impl Trigger {
 
     /// Builds the trigger around an existing key cache (tests, benches).
     pub async fn with_key_store(config: TriggerConfig, keys: Arc<KeyStore>, clock: SharedClock) -> Self {
-        #[cfg(feature = "user-lookup")]
-        let lookup = match config.user_lookup {
-            UserLookupSetting::None => None,
-            mode => Some(
-                crate::trigger::lookup::UserLookup::from_env(
-                    if mode == UserLookupSetting::GetUser {
-                        crate::trigger::lookup::LookupMode::GetUser
-                    } else {
-                        crate::trigger::lookup::LookupMode::AdminGetUser
-                    },
-                    std::time::Duration::from_millis(1500),
-                )
-                .await,
-            ),
-        };
+        let lookup = crate::sdk::user_directory(config.user_lookup).await;
         let fetches: Arc<dyn FetchCounts> = keys.clone();
         let reporter =
             Reporter::new(Metrics::new(Function::PreToken, &config.metrics, clock.clone(), Some(fetches)));
         let verifier = SubjectVerifier::new(config.verifier.clone(), keys, clock);
-        Self {
-            config,
-            verifier,
-            reporter,
-            #[cfg(feature = "user-lookup")]
-            lookup,
-        }
+        Self { config, verifier, reporter, lookup }
     }
 
     /// Warms the key cache for explicitly listed issuers; failures are logged, never fatal.
@@ -361,7 +351,6 @@ impl Trigger {
         Ok(PreTokenResponse::add_access_claims(claims))
     }
 
-    #[cfg(feature = "user-lookup")]
     async fn user_attributes(
         &self,
         subject: &VerifiedSubject,
@@ -371,15 +360,6 @@ impl Trigger {
             Some(lookup) => lookup.attributes(subject, token).await.map(Some),
             None => Ok(None),
         }
-    }
-
-    #[cfg(not(feature = "user-lookup"))]
-    async fn user_attributes(
-        &self,
-        _subject: &VerifiedSubject,
-        _token: &str,
-    ) -> Result<Option<Map<String, Value>>, Rejection> {
-        Ok(None)
     }
 
     fn user(&self, event: &PreTokenEvent, outcome: &mut Outcome) -> PreTokenResponse {

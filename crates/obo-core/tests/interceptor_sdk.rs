@@ -1,9 +1,9 @@
-//! The AWS SDK paths (cargo feature `token-client`) against loopback stand-ins reached through
+//! The AWS SDK paths (cargo feature `aws`) against loopback stand-ins reached through
 //! the SDK's endpoint override: the client secret from Secrets Manager (refetched once on
 //! `invalid_client`, i.e. rotation) or `DescribeUserPoolClient`, and the `sdk` transport
 //! (`GetClientToken`) with its error mapping.
 
-#![cfg(feature = "token-client")]
+#![cfg(feature = "aws")]
 
 mod interceptor_support;
 mod sdk_support;

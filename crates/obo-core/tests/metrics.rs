@@ -6,7 +6,7 @@
 
 mod common;
 mod interceptor_support;
-#[cfg(feature = "token-client")]
+#[cfg(feature = "aws")]
 mod sdk_support;
 
 use std::collections::HashSet;
@@ -390,7 +390,7 @@ mod interceptor {
 }
 
 /// Cognito's API answers throttling with HTTP 400 and `TooManyRequestsException`: still `429`.
-#[cfg(feature = "token-client")]
+#[cfg(feature = "aws")]
 mod sdk {
     use interceptor_support::aws::FakeAws;
     use obo_core::clock::{ManualClock, SharedClock};

@@ -4,7 +4,7 @@
 //! another secret), what a scan of the table shows, the shared 401 eviction, and a table that is
 //! down, hangs or throttles.
 
-#![cfg(feature = "shared-cache")]
+#![cfg(feature = "aws")]
 
 mod interceptor_support;
 mod sdk_support;

@@ -100,9 +100,9 @@ fn a_user_lookup_needs_the_sdk_build_and_cognito_issuers() {
     ]);
     let err = result.unwrap_err();
     assert_eq!(err.variable, "OBO_USER_LOOKUP");
-    if cfg!(feature = "user-lookup") {
+    if cfg!(feature = "aws") {
         assert!(err.problem.contains("Cognito issuers"), "{}", err.problem);
     } else {
-        assert!(err.problem.contains("user-lookup"), "{}", err.problem);
+        assert!(err.problem.contains("pre-token-lookup"), "{}", err.problem);
     }
 }

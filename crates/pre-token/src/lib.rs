@@ -5,7 +5,7 @@
 //! trigger itself, so a malformed event becomes `bad_event` without quoting its input.
 //!
 //! Two binaries run this: `pre-token` (no AWS SDK: small, fast cold start) and `pre-token-lookup`
-//! (crate `pre-token-lookup`: the same with the `user-lookup` feature, for `OBO_USER_LOOKUP`).
+//! (crate `pre-token-lookup`: the same with the `aws` feature, for `OBO_USER_LOOKUP`).
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use obo_core::Rejection;

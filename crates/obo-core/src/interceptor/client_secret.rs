@@ -6,6 +6,9 @@
 //!   call to one client: the role can read every client secret in the pool).
 //! - `OBO_CLIENT_SECRET`: a literal, accepted only with a loopback token endpoint (local runs).
 //!
+//! The first two are read through the AWS SDK by a [`FetchSecret`] plugged in at construction
+//! (`crate::aws`).
+//!
 //! When the identity provider answers `invalid_client`, the secret is fetched again once
 //! (rotation), at most once per [`REFRESH_INTERVAL_MS`] for the whole process.
 
@@ -128,7 +131,6 @@ impl ClientSecret {
 
 /// Reads a Secrets Manager secret string: the whole string, or the `client_secret` member of a
 /// JSON object.
-#[cfg_attr(not(feature = "token-client"), allow(dead_code))]
 pub fn secret_from_string(raw: &str) -> Result<Secret, String> {
     let trimmed = raw.trim();
     if trimmed.starts_with('{') {
@@ -143,78 +145,6 @@ pub fn secret_from_string(raw: &str) -> Result<Secret, String> {
         return Err("the secret is empty".into());
     }
     Ok(Secret::new(trimmed))
-}
-
-#[cfg(feature = "token-client")]
-pub use aws::{SecretsManagerFetcher, UserPoolClientFetcher};
-
-#[cfg(feature = "token-client")]
-mod aws {
-    use aws_sdk_cognitoidentityprovider as cognito;
-    use aws_sdk_secretsmanager as secretsmanager;
-    use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
-
-    use super::{BoxFuture, FetchSecret, Secret, secret_from_string};
-
-    fn describe<E: ProvideErrorMetadata>(api: &str, err: &E) -> String {
-        match err.code() {
-            Some(code) => format!("{api} failed ({code})"),
-            None => format!("{api} failed (no answer)"),
-        }
-    }
-
-    /// Fetches the secret from Secrets Manager (`secretsmanager:GetSecretValue`).
-    pub struct SecretsManagerFetcher {
-        /// The client (endpoint overrides come from the SDK configuration).
-        pub client: secretsmanager::Client,
-        /// The secret's ARN.
-        pub arn: String,
-    }
-
-    impl FetchSecret for SecretsManagerFetcher {
-        fn fetch(&self) -> BoxFuture<'_, Result<Secret, String>> {
-            Box::pin(async move {
-                let out = self
-                    .client
-                    .get_secret_value()
-                    .secret_id(&self.arn)
-                    .send()
-                    .await
-                    .map_err(|e| describe("Secrets Manager GetSecretValue", &e))?;
-                let raw = out.secret_string().ok_or("the secret has no SecretString")?;
-                secret_from_string(raw)
-            })
-        }
-    }
-
-    /// Reads the secret with `cognito-idp:DescribeUserPoolClient`.
-    pub struct UserPoolClientFetcher {
-        /// The client.
-        pub client: cognito::Client,
-        /// The user pool id.
-        pub user_pool_id: String,
-        /// The app client id.
-        pub client_id: String,
-    }
-
-    impl FetchSecret for UserPoolClientFetcher {
-        fn fetch(&self) -> BoxFuture<'_, Result<Secret, String>> {
-            Box::pin(async move {
-                let out = self
-                    .client
-                    .describe_user_pool_client()
-                    .user_pool_id(&self.user_pool_id)
-                    .client_id(&self.client_id)
-                    .send()
-                    .await
-                    .map_err(|e| describe("DescribeUserPoolClient", &e))?;
-                match out.user_pool_client().and_then(|c| c.client_secret()) {
-                    Some(s) if !s.is_empty() => Ok(Secret::new(s)),
-                    _ => Err("the app client has no secret".into()),
-                }
-            })
-        }
-    }
 }
 
 #[cfg(test)]

@@ -14,10 +14,11 @@ use super::config::{InterceptorConfig, TokenSettings, TransportSetting};
 use crate::clock::SharedClock;
 use crate::env::ConfigError;
 use crate::http::HttpClient;
-use crate::interceptor::client_secret::{ClientSecret, SecretSource};
+use crate::interceptor::client_secret::{ClientSecret, FetchSecret, SecretSource};
+use crate::interceptor::shared_cache::{SharedCacheSettings, SharedStore};
 use crate::interceptor::targets::{Mode, TargetPolicy};
 use crate::interceptor::token_cache::{KeyBuilder, Minted, TokenCache, encode_fields};
-use crate::interceptor::token_client::{Grant, IdpCalls, Issued, TokenClient, Transport};
+use crate::interceptor::token_client::{Grant, IdpCalls, Issued, TokenClient, TokenTransport, Transport};
 use crate::reason::{ReasonCode, Rejection};
 use crate::trigger::event::ON_BEHALF_OF_TOKEN;
 
@@ -30,14 +31,24 @@ pub struct Secrets {
     pub actor: Option<Arc<ClientSecret>>,
 }
 
+/// The AWS SDK-backed parts the interceptor can be built with (`crate::aws`), plugged in at
+/// construction.
+pub(crate) trait SdkParts: Send + Sync {
+    /// A reader of `source` for the app client `client_id`; `None` for a literal.
+    fn secret_reader(&self, source: &SecretSource, client_id: &str) -> Option<Box<dyn FetchSecret>>;
+    /// The `sdk` transport (`GetClientToken`), its attempts capped at `attempt_timeout`.
+    fn token_transport(&self, attempt_timeout: Duration) -> Result<Arc<dyn TokenTransport>, ConfigError>;
+    /// The shared tier's store.
+    fn shared_store(&self, settings: &SharedCacheSettings) -> Result<Box<dyn SharedStore>, ConfigError>;
+}
+
 /// What the interceptor needs besides its configuration.
-pub(super) struct Parts {
+pub(crate) struct Parts {
     pub http: HttpClient,
     secrets: Option<Secrets>,
-    /// The shared tier's DynamoDB client, when `OBO_SHARED_CACHE` is on.
-    pub table: Option<crate::interceptor::shared_cache::TableClient>,
-    #[cfg(feature = "token-client")]
-    sdk_client: Option<aws_sdk_cognitoidentityprovider::Client>,
+    /// The shared tier's store, when `OBO_SHARED_CACHE` is on.
+    pub store: Option<Box<dyn SharedStore>>,
+    transport: Option<Arc<dyn TokenTransport>>,
 }
 
 fn http_client(config: &InterceptorConfig) -> Result<HttpClient, ConfigError> {
@@ -51,85 +62,51 @@ impl Parts {
         if config.tokens.as_ref().is_some_and(|t| t.transport == TransportSetting::Sdk) {
             return Err(ConfigError::new("OBO_TOKEN_TRANSPORT", "sdk needs the AWS SDK configuration"));
         }
-        Ok(Self {
-            http: http_client(config)?,
-            secrets: Some(secrets),
-            table: None,
-            #[cfg(feature = "token-client")]
-            sdk_client: None,
-        })
+        Ok(Self { http: http_client(config)?, secrets: Some(secrets), store: None, transport: None })
     }
 
     /// Loads secrets (and the AWS SDK configuration from the environment when needed).
     pub async fn load(config: &InterceptorConfig, clock: SharedClock) -> Result<Self, ConfigError> {
-        #[cfg(feature = "token-client")]
-        {
-            let sdk = if needs_sdk(config) {
-                Some(aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await)
-            } else {
-                None
-            };
-            Self::load_with(config, sdk.as_ref(), clock).await
-        }
-        #[cfg(not(feature = "token-client"))]
-        {
-            let Some(tokens) = &config.tokens else {
-                return Ok(Self { http: http_client(config)?, secrets: None, table: None });
-            };
-            if tokens.transport == TransportSetting::Sdk {
-                return Err(ConfigError::new(
-                    "OBO_TOKEN_TRANSPORT",
-                    "sdk needs cargo feature `token-client`",
-                ));
-            }
-            let literal = |variable: &str, source: &SecretSource| match source {
-                SecretSource::Literal(s) => Ok(Arc::new(ClientSecret::fixed(s.clone(), clock.clone()))),
-                _ => Err(ConfigError::new(variable, "needs the AWS SDK (cargo feature `token-client`)")),
-            };
-            let client = literal(tokens.secret.variable(), &tokens.secret)?;
-            let actor = match &tokens.actor {
-                Some(a) => Some(literal("OBO_ACTOR_CLIENT_SECRET_ARN", &a.secret)?),
-                None => None,
-            };
-            Self::with_secrets(config, Secrets { client, actor })
-        }
+        let sdk = match needs_sdk(config) {
+            true => crate::sdk::load().await,
+            false => None,
+        };
+        Self::load_with(config, sdk.as_deref(), clock).await
     }
 
-    /// Loads secrets through `sdk` (Secrets Manager, DescribeUserPoolClient) and builds the
-    /// Cognito client for the `sdk` transport.
-    #[cfg(feature = "token-client")]
+    /// Loads secrets through `sdk` (Secrets Manager, DescribeUserPoolClient) and plugs in the
+    /// `sdk` transport and the shared tier's store; `sdk` is `None` where this build has no AWS
+    /// SDK (then only literal secrets and the `oauth2` transport).
     pub async fn load_with(
         config: &InterceptorConfig,
-        sdk: Option<&aws_config::SdkConfig>,
+        sdk: Option<&dyn SdkParts>,
         clock: SharedClock,
     ) -> Result<Self, ConfigError> {
         let http = http_client(config)?;
         let Some(tokens) = &config.tokens else {
-            return Ok(Self { http, secrets: None, table: None, sdk_client: None });
+            return Ok(Self { http, secrets: None, store: None, transport: None });
         };
+        if tokens.transport == TransportSetting::Sdk && sdk.is_none() {
+            return Err(ConfigError::new("OBO_TOKEN_TRANSPORT", "sdk needs cargo feature `aws`"));
+        }
         let client =
-            aws::load_secret(tokens.secret.variable(), &tokens.secret, &tokens.client_id, sdk, &clock)
-                .await?;
+            load_secret(tokens.secret.variable(), &tokens.secret, &tokens.client_id, sdk, &clock).await?;
         let actor = match &tokens.actor {
-            Some(a) => Some(
-                aws::load_secret("OBO_ACTOR_CLIENT_SECRET_ARN", &a.secret, &a.client_id, sdk, &clock).await?,
-            ),
+            Some(a) => {
+                Some(load_secret("OBO_ACTOR_CLIENT_SECRET_ARN", &a.secret, &a.client_id, sdk, &clock).await?)
+            }
             None => None,
         };
-        let sdk_client = match (&tokens.transport, sdk) {
-            (TransportSetting::Sdk, Some(sdk)) => {
-                if sdk.region().is_none() {
-                    return Err(ConfigError::new("AWS_REGION", "is required with OBO_TOKEN_TRANSPORT=sdk"));
-                }
-                Some(crate::interceptor::token_client::sdk::client(sdk, tokens.retry.attempt_timeout))
-            }
-            (TransportSetting::Sdk, None) => {
-                return Err(ConfigError::new("OBO_TOKEN_TRANSPORT", "sdk needs the AWS SDK configuration"));
-            }
+        let transport = match (&tokens.transport, sdk) {
+            (TransportSetting::Sdk, Some(sdk)) => Some(sdk.token_transport(tokens.retry.attempt_timeout)?),
             _ => None,
         };
-        let table = shared_table(config, sdk)?;
-        Ok(Self { http, secrets: Some(Secrets { client, actor }), table, sdk_client })
+        // Without the SDK, a tier that is on is refused when the interceptor is assembled.
+        let store = match (&config.shared_cache, sdk) {
+            (Some(settings), Some(sdk)) => Some(sdk.shared_store(settings)?),
+            _ => None,
+        };
+        Ok(Self { http, secrets: Some(Secrets { client, actor }), store, transport })
     }
 
     /// The on-behalf-of client's secret (which also keys the shared tier).
@@ -137,7 +114,7 @@ impl Parts {
         self.secrets.as_ref().map(|s| Arc::clone(&s.client))
     }
 
-    pub fn into_minter(self, config: &InterceptorConfig, clock: SharedClock) -> Option<Minter> {
+    pub(super) fn into_minter(self, config: &InterceptorConfig, clock: SharedClock) -> Option<Minter> {
         let tokens = config.tokens.as_ref()?;
         let secrets = self.secrets?;
         let transport = match &tokens.transport {
@@ -153,12 +130,10 @@ impl Parts {
                 self.http.clone(),
                 clock.clone(),
             );
-            #[cfg(feature = "token-client")]
-            let client = match &self.sdk_client {
-                Some(sdk) => client.with_sdk(sdk.clone()),
+            match &self.transport {
+                Some(sdk) => client.with_sdk(Arc::clone(sdk)),
                 None => client,
-            };
-            client
+            }
         };
         let actor = match (&tokens.actor, secrets.actor) {
             (Some(settings), Some(secret)) => Some(Actor {
@@ -171,32 +146,6 @@ impl Parts {
     }
 }
 
-/// The shared tier's DynamoDB client, when the tier is on.
-#[cfg(feature = "token-client")]
-fn shared_table(
-    config: &InterceptorConfig,
-    sdk: Option<&aws_config::SdkConfig>,
-) -> Result<Option<crate::interceptor::shared_cache::TableClient>, ConfigError> {
-    let Some(settings) = &config.shared_cache else {
-        return Ok(None);
-    };
-    #[cfg(feature = "shared-cache")]
-    {
-        let sdk =
-            sdk.ok_or_else(|| ConfigError::new("OBO_SHARED_CACHE", "needs the AWS SDK configuration"))?;
-        crate::interceptor::shared_cache::table_client(sdk, settings).map(Some)
-    }
-    #[cfg(not(feature = "shared-cache"))]
-    {
-        let _ = (settings, sdk);
-        Err(ConfigError::new(
-            "OBO_SHARED_CACHE",
-            "this build has no shared cache (cargo feature `shared-cache`)",
-        ))
-    }
-}
-
-#[cfg(feature = "token-client")]
 fn needs_sdk(config: &InterceptorConfig) -> bool {
     config.shared_cache.is_some()
         || config.tokens.as_ref().is_some_and(|t| {
@@ -206,62 +155,24 @@ fn needs_sdk(config: &InterceptorConfig) -> bool {
         })
 }
 
-#[cfg(feature = "token-client")]
-mod aws {
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use aws_sdk_cognitoidentityprovider as cognito;
-    use aws_sdk_secretsmanager as secretsmanager;
-
-    use crate::aws::Deadline;
-    use crate::clock::SharedClock;
-    use crate::env::ConfigError;
-    use crate::interceptor::client_secret::{
-        ClientSecret, FetchSecret, SecretSource, SecretsManagerFetcher, UserPoolClientFetcher,
+/// The secret of `source`: a literal as it is, else fetched now through `sdk` (cold start).
+async fn load_secret(
+    variable: &str,
+    source: &SecretSource,
+    client_id: &str,
+    sdk: Option<&dyn SdkParts>,
+    clock: &SharedClock,
+) -> Result<Arc<ClientSecret>, ConfigError> {
+    if let SecretSource::Literal(secret) = source {
+        return Ok(Arc::new(ClientSecret::fixed(secret.clone(), clock.clone())));
+    }
+    let Some(fetcher) = sdk.and_then(|sdk| sdk.secret_reader(source, client_id)) else {
+        return Err(ConfigError::new(variable, "needs the AWS SDK (cargo feature `aws`)"));
     };
-
-    fn timeouts() -> aws_config::timeout::TimeoutConfig {
-        crate::aws::timeouts(Duration::from_secs(2), Deadline::Operation(Duration::from_secs(5)))
-    }
-
-    pub async fn load_secret(
-        variable: &str,
-        source: &SecretSource,
-        client_id: &str,
-        sdk: Option<&aws_config::SdkConfig>,
-        clock: &SharedClock,
-    ) -> Result<Arc<ClientSecret>, ConfigError> {
-        let fetcher: Box<dyn FetchSecret> = match (source, sdk) {
-            (SecretSource::Literal(secret), _) => {
-                return Ok(Arc::new(ClientSecret::fixed(secret.clone(), clock.clone())));
-            }
-            (_, None) => return Err(ConfigError::new(variable, "needs the AWS SDK configuration")),
-            (SecretSource::SecretsManager { arn }, Some(sdk)) => {
-                let conf = secretsmanager::config::Builder::from(sdk).timeout_config(timeouts()).build();
-                Box::new(SecretsManagerFetcher {
-                    client: secretsmanager::Client::from_conf(conf),
-                    arn: arn.clone(),
-                })
-            }
-            (SecretSource::UserPoolClient { user_pool_id }, Some(sdk)) => {
-                let region = user_pool_id.split('_').next().unwrap_or_default().to_owned();
-                let conf = cognito::config::Builder::from(sdk)
-                    .region(cognito::config::Region::new(region))
-                    .timeout_config(timeouts())
-                    .build();
-                Box::new(UserPoolClientFetcher {
-                    client: cognito::Client::from_conf(conf),
-                    user_pool_id: user_pool_id.clone(),
-                    client_id: client_id.to_owned(),
-                })
-            }
-        };
-        let secret = ClientSecret::fetched(fetcher, clock.clone())
-            .await
-            .map_err(|e| ConfigError::new(variable, format!("the client secret could not be read: {e}")))?;
-        Ok(Arc::new(secret))
-    }
+    let secret = ClientSecret::fetched(fetcher, clock.clone())
+        .await
+        .map_err(|e| ConfigError::new(variable, format!("the client secret could not be read: {e}")))?;
+    Ok(Arc::new(secret))
 }
 
 /// The acting client of token-exchange delegation.

@@ -13,15 +13,14 @@
 //!   no SDK retries; an error, a timeout or throttling on the lookup skips the put too, and the
 //!   interceptor mints as it would without the tier. Failures are never shared (the negative
 //!   cache stays per environment), and nothing about a user reaches a log or a metric.
+//! - The table is a [`SharedStore`] plugged in at construction (DynamoDB through the AWS SDK:
+//!   `crate::aws`); this module sees opaque sealed items only.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-#[cfg(feature = "shared-cache")]
-use base64::Engine as _;
-#[cfg(feature = "shared-cache")]
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::future::BoxFuture;
 
 use crate::clock::SharedClock;
 use crate::env::{ConfigError, Env};
@@ -31,14 +30,6 @@ use crate::interceptor::token_cache::{CacheKey, CacheSettings, Minted};
 
 /// `OBO_SHARED_CACHE_TIMEOUT_MS` unless set: the deadline of one table call.
 pub const DEFAULT_TIMEOUT_MS: u64 = 100;
-
-/// The table's attribute names.
-#[cfg(feature = "shared-cache")]
-const KEY: &str = "k";
-#[cfg(feature = "shared-cache")]
-const VALUE: &str = "v";
-#[cfg(feature = "shared-cache")]
-const TTL: &str = "ttl";
 
 /// `OBO_SHARED_CACHE` and `OBO_SHARED_CACHE_TIMEOUT_MS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,18 +147,20 @@ impl SharedNote {
     }
 }
 
-/// A table call that did not succeed.
+/// A store call that did not succeed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(not(feature = "shared-cache"), allow(dead_code))]
-enum TableError {
+pub enum StoreError {
     /// The conditional put found a live item (another writer won).
     ConditionFailed,
+    /// The call timed out.
     Timeout,
+    /// The store throttled.
     Throttled,
+    /// Any other failure.
     Other,
 }
 
-impl TableError {
+impl StoreError {
     fn status(self) -> SharedStatus {
         match self {
             Self::ConditionFailed => SharedStatus::Lost,
@@ -178,36 +171,42 @@ impl TableError {
     }
 }
 
-/// The DynamoDB client the tier talks through.
-#[cfg(feature = "shared-cache")]
-pub type TableClient = aws_sdk_dynamodb::Client;
+/// One item a [`SharedStore`] holds.
+#[derive(Debug, Clone, Default)]
+pub struct StoredItem {
+    /// The sealed value (empty if the item has none).
+    pub sealed: Vec<u8>,
+    /// Its TTL attribute (epoch seconds; 0 if the item has none).
+    pub ttl_secs: u64,
+}
 
-/// The DynamoDB client the tier talks through (none in a build without `shared-cache`).
-#[cfg(not(feature = "shared-cache"))]
-#[derive(Debug, Clone)]
-pub enum TableClient {}
+/// One item to write to a [`SharedStore`].
+#[derive(Debug)]
+pub struct PutItem<'a> {
+    /// The item key.
+    pub key: &'a ItemKey,
+    /// The sealed value.
+    pub sealed: Vec<u8>,
+    /// When the store may delete the item (epoch seconds).
+    pub ttl_secs: u64,
+    /// `Some(now_ms)`: written only if no item is there or the one there has passed its TTL at
+    /// `now_ms` (else [`StoreError::ConditionFailed`]); `None`: written over whatever is there.
+    pub if_absent_at_ms: Option<u64>,
+}
 
-/// The DynamoDB client for the tier: no SDK retries (a throttled or failing table is skipped,
-/// not waited for), the tier's deadline as the operation timeout.
-#[cfg(feature = "shared-cache")]
-pub fn table_client(
-    sdk: &aws_config::SdkConfig,
-    settings: &SharedCacheSettings,
-) -> Result<TableClient, ConfigError> {
-    use aws_sdk_dynamodb::config::{Builder, retry::RetryConfig, timeout::TimeoutConfig};
-    if sdk.region().is_none() {
-        return Err(ConfigError::new("AWS_REGION", "is required with OBO_SHARED_CACHE"));
-    }
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(settings.timeout)
-        .operation_timeout(settings.timeout)
-        .build();
-    let conf = Builder::from(sdk).retry_config(RetryConfig::disabled()).timeout_config(timeouts).build();
-    Ok(aws_sdk_dynamodb::Client::from_conf(conf))
+/// Where the tier's sealed items live, by item key (DynamoDB through the AWS SDK in the
+/// `interceptor` binary). Each call is bounded by the tier's deadline on top of the store's own.
+pub trait SharedStore: Send + Sync {
+    /// The item, if one is there (a value or TTL it lacks reads as empty, or 0).
+    fn get<'a>(&'a self, item: &'a ItemKey) -> BoxFuture<'a, Result<Option<StoredItem>, StoreError>>;
+    /// Writes the item.
+    fn put<'a>(&'a self, item: PutItem<'a>) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Deletes the item.
+    fn delete<'a>(&'a self, item: &'a ItemKey) -> BoxFuture<'a, Result<(), StoreError>>;
 }
 
 struct Tier {
-    client: TableClient,
+    store: Box<dyn SharedStore>,
     settings: SharedCacheSettings,
     secret: Arc<ClientSecret>,
     cache: CacheSettings,
@@ -235,15 +234,15 @@ impl SharedTier {
         Self(None)
     }
 
-    /// The tier on `client`, keyed by `secret`, with the local cache's bounds.
+    /// The tier on `store`, keyed by `secret`, with the local cache's bounds.
     pub fn new(
-        client: TableClient,
+        store: Box<dyn SharedStore>,
         settings: SharedCacheSettings,
         secret: Arc<ClientSecret>,
         cache: CacheSettings,
         clock: SharedClock,
     ) -> Self {
-        Self(Some(Tier { client, settings, secret, cache, clock }))
+        Self(Some(Tier { store, settings, secret, cache, clock }))
     }
 
     /// Whether the tier is on.
@@ -266,14 +265,14 @@ impl SharedTier {
             return None;
         }
         let slot = tier.slot(cache_key);
-        let found = match tier.call(get_item(&tier.client, &tier.settings.table, &slot.item)).await {
+        let found = match tier.call(tier.store.get(&slot.item)).await {
             Ok(found) => found,
             Err(err) => {
                 note.set(err.status());
                 return None;
             }
         };
-        let Some((sealed, ttl_secs)) = found else {
+        let Some(StoredItem { sealed, ttl_secs }) = found else {
             note.set(SharedStatus::Miss);
             return None;
         };
@@ -328,8 +327,8 @@ impl SharedTier {
         }
         // An item that did not open is overwritten; a live one is never replaced.
         let conditional = previous != Some(SharedStatus::Unopenable);
-        let put =
-            put_item(&tier.client, &tier.settings.table, &slot.item, sealed, ttl_secs, now, conditional);
+        let if_absent_at_ms = conditional.then_some(now);
+        let put = tier.store.put(PutItem { key: &slot.item, sealed, ttl_secs, if_absent_at_ms });
         // An overwritten unopenable item stays reported as such (that is what an alarm wants).
         note.set(match tier.call(put).await {
             Ok(()) if !conditional => SharedStatus::Unopenable,
@@ -342,7 +341,7 @@ impl SharedTier {
     pub async fn evict(&self, cache_key: &CacheKey) -> Option<SharedStatus> {
         let tier = self.0.as_ref()?;
         let slot = tier.slot(cache_key);
-        Some(match tier.call(delete_item(&tier.client, &tier.settings.table, &slot.item)).await {
+        Some(match tier.call(tier.store.delete(&slot.item)).await {
             Ok(()) => SharedStatus::Evicted,
             Err(err) => err.status(),
         })
@@ -367,134 +366,9 @@ impl Tier {
             .min(times.minted_at_ms.saturating_add(self.cache.max_age_ms))
     }
 
-    async fn call<T>(&self, call: impl Future<Output = Result<T, TableError>>) -> Result<T, TableError> {
-        tokio::time::timeout(self.settings.timeout, call).await.unwrap_or(Err(TableError::Timeout))
+    async fn call<T>(&self, call: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+        tokio::time::timeout(self.settings.timeout, call).await.unwrap_or(Err(StoreError::Timeout))
     }
-}
-
-#[cfg(feature = "shared-cache")]
-fn item_key_attribute(item: &ItemKey) -> String {
-    URL_SAFE_NO_PAD.encode(item.as_bytes())
-}
-
-#[cfg(feature = "shared-cache")]
-fn table_error<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> TableError
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    use aws_sdk_dynamodb::error::SdkError;
-    match err {
-        SdkError::TimeoutError(_) => TableError::Timeout,
-        SdkError::ServiceError(service) => match service.err().code() {
-            Some("ConditionalCheckFailedException") => TableError::ConditionFailed,
-            Some(
-                "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "Throttling",
-            ) => TableError::Throttled,
-            _ => TableError::Other,
-        },
-        _ => TableError::Other,
-    }
-}
-
-/// `GetItem` (strongly consistent: a deleted item is not served again): the sealed value and
-/// the TTL attribute, if the item is there and well-formed.
-#[cfg(feature = "shared-cache")]
-async fn get_item(
-    client: &TableClient,
-    table: &str,
-    item: &ItemKey,
-) -> Result<Option<(Vec<u8>, u64)>, TableError> {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let out = client
-        .get_item()
-        .table_name(table)
-        .key(KEY, AttributeValue::S(item_key_attribute(item)))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| table_error(&e))?;
-    let Some(found) = out.item() else {
-        return Ok(None);
-    };
-    let sealed = match found.get(VALUE) {
-        Some(AttributeValue::B(blob)) => blob.as_ref().to_vec(),
-        _ => return Ok(Some((Vec::new(), 0))),
-    };
-    let ttl = match found.get(TTL) {
-        Some(AttributeValue::N(n)) => n.parse().unwrap_or(0),
-        _ => 0,
-    };
-    Ok(Some((sealed, ttl)))
-}
-
-/// `PutItem`; `conditional`: only if no item is there or the one there has passed its TTL.
-#[cfg(feature = "shared-cache")]
-async fn put_item(
-    client: &TableClient,
-    table: &str,
-    item: &ItemKey,
-    sealed: Vec<u8>,
-    ttl_secs: u64,
-    now_ms: u64,
-    conditional: bool,
-) -> Result<(), TableError> {
-    use aws_sdk_dynamodb::primitives::Blob;
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let put = client
-        .put_item()
-        .table_name(table)
-        .item(KEY, AttributeValue::S(item_key_attribute(item)))
-        .item(VALUE, AttributeValue::B(Blob::new(sealed)))
-        .item(TTL, AttributeValue::N(ttl_secs.to_string()));
-    let put = match conditional {
-        true => put
-            .condition_expression("attribute_not_exists(#k) OR #ttl <= :now")
-            .expression_attribute_names("#k", KEY)
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":now", AttributeValue::N((now_ms / 1000).to_string())),
-        false => put,
-    };
-    put.send().await.map(|_| ()).map_err(|e| table_error(&e))
-}
-
-/// `DeleteItem`.
-#[cfg(feature = "shared-cache")]
-async fn delete_item(client: &TableClient, table: &str, item: &ItemKey) -> Result<(), TableError> {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    client
-        .delete_item()
-        .table_name(table)
-        .key(KEY, AttributeValue::S(item_key_attribute(item)))
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| table_error(&e))
-}
-
-#[cfg(not(feature = "shared-cache"))]
-async fn get_item(client: &TableClient, _: &str, _: &ItemKey) -> Result<Option<(Vec<u8>, u64)>, TableError> {
-    match *client {}
-}
-
-#[cfg(not(feature = "shared-cache"))]
-async fn put_item(
-    client: &TableClient,
-    _: &str,
-    _: &ItemKey,
-    _: Vec<u8>,
-    _: u64,
-    _: u64,
-    _: bool,
-) -> Result<(), TableError> {
-    match *client {}
-}
-
-#[cfg(not(feature = "shared-cache"))]
-async fn delete_item(client: &TableClient, _: &str, _: &ItemKey) -> Result<(), TableError> {
-    match *client {}
 }
 
 #[cfg(test)]
@@ -520,6 +394,102 @@ mod tests {
         }
         let err = read(&[("OBO_SHARED_CACHE", "dynamodb:t12"), ("OBO_SHARED_CACHE_TIMEOUT_MS", "1")]);
         assert_eq!(err.unwrap_err().variable, "OBO_SHARED_CACHE_TIMEOUT_MS");
+    }
+
+    /// A store in memory, whose next call can be made to fail.
+    #[derive(Default)]
+    struct Memory {
+        items: std::sync::Mutex<HashMap<Vec<u8>, StoredItem>>,
+        fail: std::sync::Mutex<Option<StoreError>>,
+        puts: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Memory {
+        fn failure(&self) -> Result<(), StoreError> {
+            self.fail.lock().unwrap().take().map_or(Ok(()), Err)
+        }
+    }
+
+    impl SharedStore for Arc<Memory> {
+        fn get<'a>(&'a self, item: &'a ItemKey) -> BoxFuture<'a, Result<Option<StoredItem>, StoreError>> {
+            let found =
+                self.failure().map(|()| self.items.lock().unwrap().get(&item.as_bytes()[..]).cloned());
+            Box::pin(async move { found })
+        }
+
+        fn put<'a>(&'a self, put: PutItem<'a>) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.puts.fetch_add(1, Ordering::Relaxed);
+            let mut items = self.items.lock().unwrap();
+            let live = |i: &StoredItem| put.if_absent_at_ms.is_some_and(|now| i.ttl_secs > now / 1000);
+            let result = match self.failure() {
+                Ok(()) if items.get(&put.key.as_bytes()[..]).is_some_and(live) => {
+                    Err(StoreError::ConditionFailed)
+                }
+                Ok(()) => {
+                    let item = StoredItem { sealed: put.sealed, ttl_secs: put.ttl_secs };
+                    items.insert(put.key.as_bytes().to_vec(), item);
+                    Ok(())
+                }
+                Err(err) => Err(err),
+            };
+            Box::pin(async move { result })
+        }
+
+        fn delete<'a>(&'a self, item: &'a ItemKey) -> BoxFuture<'a, Result<(), StoreError>> {
+            let result = self.failure().map(|()| {
+                self.items.lock().unwrap().remove(&item.as_bytes()[..]);
+            });
+            Box::pin(async move { result })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_tier_speaks_to_its_store_through_the_trait() {
+        use crate::clock::ManualClock;
+        use crate::interceptor::token_cache::KeyBuilder;
+        use crate::secret::Secret;
+        let clock = ManualClock::at_secs(1_000);
+        let memory = Arc::new(Memory::default());
+        let cache = CacheSettings {
+            max_entries: std::num::NonZeroUsize::new(8).unwrap(),
+            skew_ms: 0,
+            max_age_ms: 600_000,
+            failure_ttl_ms: 0,
+        };
+        let settings = SharedCacheSettings { table: "obo".into(), timeout: Duration::from_secs(1) };
+        let secret = Arc::new(ClientSecret::fixed(Secret::new("client-secret"), clock.clone()));
+        let tier = SharedTier::new(Box::new(Arc::clone(&memory)), settings, secret, cache, clock.clone());
+        let key = KeyBuilder::new().field(b"target").finish();
+        let user_exp = 2_000_000;
+        let minted = Minted { token: Secret::new("minted-token"), expires_at_ms: 1_900_000 };
+        let step = async |user: &str, mint: bool| {
+            let note = SharedNote::new();
+            let found = tier.lookup(&key, user, user_exp, &note).await.map(|m| m.token.expose().to_owned());
+            if mint && found.is_none() {
+                tier.store(&key, user, user_exp, &minted, &note).await;
+            }
+            (found, note.get())
+        };
+        assert_eq!(step("user-a", true).await, (None, Some(SharedStatus::Stored)));
+        let sealed = memory.items.lock().unwrap().values().next().unwrap().sealed.clone();
+        assert!(!sealed.windows(12).any(|w| w == b"minted-token"), "the store holds the token sealed");
+        assert_eq!(step("user-a", true).await, (Some("minted-token".into()), Some(SharedStatus::Hit)));
+        // Another user token does not open the item: minted and written over.
+        assert_eq!(step("user-b", true).await, (None, Some(SharedStatus::Unopenable)));
+        // A throttled lookup skips the put.
+        let puts = memory.puts.load(Ordering::Relaxed);
+        *memory.fail.lock().unwrap() = Some(StoreError::Throttled);
+        assert_eq!(step("user-b", true).await, (None, Some(SharedStatus::Throttled)));
+        assert_eq!(memory.puts.load(Ordering::Relaxed), puts);
+        assert_eq!(tier.evict(&key).await, Some(SharedStatus::Evicted));
+        assert_eq!(step("user-b", false).await, (None, Some(SharedStatus::Miss)));
+        // Another environment wrote first: this one keeps its own token.
+        let (first, second) = (SharedNote::new(), SharedNote::new());
+        tier.store(&key, "user-a", user_exp, &minted, &first).await;
+        tier.store(&key, "user-b", user_exp, &minted, &second).await;
+        assert_eq!((first.get(), second.get()), (Some(SharedStatus::Stored), Some(SharedStatus::Lost)));
+        assert_eq!(step("user-a", false).await, (Some("minted-token".into()), Some(SharedStatus::Hit)));
+        assert!(SharedTier::off().lookup(&key, "user-b", user_exp, &SharedNote::new()).await.is_none());
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Acquiring tokens from the identity provider, with one retry policy for every transport:
 //! - `oauth2` (default): `POST <token endpoint>`, HTTP Basic client authentication, form body
 //!   ([`oauth2`]); also RFC 8693 token exchange;
-//! - `sdk`: Cognito `GetClientToken` through the AWS SDK, for VPCs without internet access
-//!   (cargo feature `token-client`).
+//! - `sdk`: Cognito `GetClientToken` through the AWS SDK, for VPCs without internet access: a
+//!   [`TokenTransport`] plugged in at construction (`crate::aws`, cargo feature `aws`).
 //!
 //! Time: each attempt gets its own deadline (default 6 s, longer than Cognito's 5 s trigger
 //! limit) within a total budget (default 10 s). Connection errors, 5xx and 429 are retried at
@@ -11,13 +11,12 @@
 //! and Cognito bills it); a 400 is never retried. `invalid_client` refetches the secret once.
 
 pub mod oauth2;
-#[cfg(feature = "token-client")]
-pub mod sdk;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use crate::clock::SharedClock;
@@ -87,6 +86,28 @@ impl Grant<'_> {
             Self::TokenExchange { .. } => "token_exchange",
         }
     }
+}
+
+/// One token request as a transport sends it.
+#[derive(Debug, Clone, Copy)]
+pub struct Attempt<'a> {
+    /// The app client id.
+    pub client_id: &'a str,
+    /// Its secret.
+    pub secret: &'a Secret,
+    /// What to ask for.
+    pub grant: Grant<'a>,
+    /// Deadline of this attempt.
+    pub deadline: Duration,
+    /// Now (ms since the epoch), for the expiry of what is issued.
+    pub now_ms: u64,
+}
+
+/// A way to request tokens besides `oauth2` (Cognito `GetClientToken` through the AWS SDK),
+/// plugged in at construction. One call is one attempt: [`TokenClient`] retries.
+pub trait TokenTransport: Send + Sync {
+    /// Sends one request.
+    fn attempt<'a>(&'a self, attempt: Attempt<'a>) -> BoxFuture<'a, Result<Issued, AttemptError>>;
 }
 
 /// A token the identity provider issued, with its (unverified) claims.
@@ -283,8 +304,7 @@ pub struct TokenClient {
     transport: Transport,
     policy: RetryPolicy,
     http: HttpClient,
-    #[cfg(feature = "token-client")]
-    sdk: Option<aws_sdk_cognitoidentityprovider::Client>,
+    sdk: Option<Arc<dyn TokenTransport>>,
     clock: SharedClock,
 }
 
@@ -298,7 +318,7 @@ impl std::fmt::Debug for TokenClient {
 }
 
 impl TokenClient {
-    /// An `oauth2` client, or an `sdk` client whose SDK client is added with
+    /// An `oauth2` client, or an `sdk` client whose transport is added with
     /// [`TokenClient::with_sdk`].
     pub fn new(
         client_id: String,
@@ -308,22 +328,12 @@ impl TokenClient {
         http: HttpClient,
         clock: SharedClock,
     ) -> Self {
-        Self {
-            client_id,
-            secret,
-            transport,
-            policy,
-            http,
-            #[cfg(feature = "token-client")]
-            sdk: None,
-            clock,
-        }
+        Self { client_id, secret, transport, policy, http, sdk: None, clock }
     }
 
-    /// Sets the Cognito SDK client used by [`Transport::Sdk`].
-    #[cfg(feature = "token-client")]
-    pub fn with_sdk(mut self, client: aws_sdk_cognitoidentityprovider::Client) -> Self {
-        self.sdk = Some(client);
+    /// Sets the transport used by [`Transport::Sdk`].
+    pub fn with_sdk(mut self, transport: Arc<dyn TokenTransport>) -> Self {
+        self.sdk = Some(transport);
         self
     }
 
@@ -362,7 +372,10 @@ impl TokenClient {
             let per_attempt = self.policy.attempt_timeout.min(remaining);
             attempts += 1;
             let attempt_started = Instant::now();
-            let result = self.attempt(grant, &secret, per_attempt).await;
+            let now_ms = self.clock.now_millis();
+            let attempt =
+                Attempt { client_id: &self.client_id, secret: &secret, grant, deadline: per_attempt, now_ms };
+            let result = self.attempt(attempt).await;
             let latency_ms = attempt_started.elapsed().as_millis() as u64;
             calls.note(result.as_ref().map_or_else(AttemptError::idp_status, |_| IdpStatus::Success));
             let err = match result {
@@ -403,38 +416,13 @@ impl TokenClient {
         }
     }
 
-    async fn attempt(
-        &self,
-        grant: Grant<'_>,
-        secret: &Secret,
-        deadline: Duration,
-    ) -> Result<Issued, AttemptError> {
-        match &self.transport {
-            Transport::OAuth2(url) => {
-                oauth2::attempt(
-                    &self.http,
-                    url,
-                    &self.client_id,
-                    secret,
-                    grant,
-                    deadline,
-                    self.clock.now_millis(),
-                )
-                .await
+    async fn attempt(&self, attempt: Attempt<'_>) -> Result<Issued, AttemptError> {
+        match (&self.transport, &self.sdk) {
+            (Transport::OAuth2(url), _) => oauth2::attempt(&self.http, url, attempt).await,
+            (Transport::Sdk, Some(sdk)) => sdk.attempt(attempt).await,
+            (Transport::Sdk, None) => {
+                Err(AttemptError::new(ReasonCode::Misconfigured, "no SDK client", Retry::No))
             }
-            #[cfg(feature = "token-client")]
-            Transport::Sdk => {
-                let Some(client) = &self.sdk else {
-                    return Err(AttemptError::new(ReasonCode::Misconfigured, "no SDK client", Retry::No));
-                };
-                sdk::attempt(client, &self.client_id, secret, grant, deadline, self.clock.now_millis()).await
-            }
-            #[cfg(not(feature = "token-client"))]
-            Transport::Sdk => Err(AttemptError::new(
-                ReasonCode::Misconfigured,
-                "this build has no SDK transport (cargo feature `token-client`)",
-                Retry::No,
-            )),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The AWS SDK configuration the `token-client` tests use: every service at one loopback
+//! The AWS SDK configuration the `aws` tests use: every service at one loopback
 //! stand-in, fake credentials (nothing leaves loopback).
 
 /// An SDK configuration whose every service endpoint is `endpoint`.

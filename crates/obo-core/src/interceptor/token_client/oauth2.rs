@@ -10,7 +10,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
 use serde::Deserialize;
 use url::form_urlencoded;
 
-use super::{AttemptError, Grant, Issued, Retry, issued, trigger_reason};
+use super::{Attempt, AttemptError, Grant, Issued, Retry, issued, trigger_reason};
 use crate::http::{HttpClient, HttpError};
 use crate::reason::ReasonCode;
 use crate::secret::Secret;
@@ -87,12 +87,9 @@ pub fn form_body(grant: Grant<'_>) -> String {
 pub async fn attempt(
     http: &HttpClient,
     url: &url::Url,
-    client_id: &str,
-    secret: &Secret,
-    grant: Grant<'_>,
-    deadline: Duration,
-    now_ms: u64,
+    attempt: Attempt<'_>,
 ) -> Result<Issued, AttemptError> {
+    let Attempt { client_id, secret, grant, deadline, now_ms } = attempt;
     let mut headers = HeaderMap::with_capacity(1);
     headers.insert(AUTHORIZATION, basic_auth(client_id, secret));
     let response =

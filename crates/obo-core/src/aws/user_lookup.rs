@@ -15,16 +15,18 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use aws_sdk_cognitoidentityprovider as cognito;
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 
-use crate::aws::Deadline;
+use super::timeouts::{Deadline, timeouts};
 use crate::reason::{ReasonCode, Rejection};
 use crate::subject::issuer::pool_in_issuer;
 use crate::subject::verify::VerifiedSubject;
+use crate::trigger::UserDirectory;
 
 /// Which lookup to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LookupMode {
+pub(crate) enum LookupMode {
     /// `AdminGetUser` (needs `cognito-idp:AdminGetUser` on the pool).
     AdminGetUser,
     /// `GetUser` with the subject token (needs the `aws.cognito.signin.user.admin` scope).
@@ -32,7 +34,7 @@ pub enum LookupMode {
 }
 
 /// Cognito user lookups, one SDK client per region.
-pub struct UserLookup {
+pub(crate) struct UserLookup {
     mode: LookupMode,
     sdk: aws_config::SdkConfig,
     clients: RwLock<HashMap<String, cognito::Client>>,
@@ -45,19 +47,15 @@ fn unavailable(what: &str) -> Rejection {
 impl UserLookup {
     /// Loads the SDK configuration from the environment (region, credentials, endpoint overrides)
     /// with short timeouts: the whole trigger must answer Cognito within 5 s.
-    pub async fn from_env(mode: LookupMode, timeout: Duration) -> Self {
-        let timeouts = crate::aws::timeouts(timeout, Deadline::Operation(timeout));
+    pub(crate) async fn from_env(mode: LookupMode, timeout: Duration) -> Self {
+        let timeouts = timeouts(timeout, Deadline::Operation(timeout));
         let sdk =
             aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
         Self { mode, sdk, clients: RwLock::default() }
     }
 
     /// Looks the subject's user up; returns its attributes (string values).
-    pub async fn attributes(
-        &self,
-        subject: &VerifiedSubject,
-        token: &str,
-    ) -> Result<Map<String, Value>, Rejection> {
+    async fn lookup(&self, subject: &VerifiedSubject, token: &str) -> Result<Map<String, Value>, Rejection> {
         let (region, pool_id) = pool_in_issuer(subject.issuer()).ok_or_else(|| {
             Rejection::new(ReasonCode::Misconfigured, "user lookup needs a Cognito issuer (…/<region>_<id>)")
         })?;
@@ -126,6 +124,16 @@ impl UserLookup {
         let client = cognito::Client::from_conf(conf);
         self.clients.write().unwrap_or_else(|e| e.into_inner()).insert(region.to_owned(), client.clone());
         client
+    }
+}
+
+impl UserDirectory for UserLookup {
+    fn attributes<'a>(
+        &'a self,
+        subject: &'a VerifiedSubject,
+        token: &'a str,
+    ) -> BoxFuture<'a, Result<Map<String, Value>, Rejection>> {
+        Box::pin(self.lookup(subject, token))
     }
 }
 

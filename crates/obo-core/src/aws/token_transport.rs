@@ -1,6 +1,6 @@
 //! The `sdk` transport: Cognito `GetClientToken` through the AWS SDK (SigV4-signed, so the
 //! Lambda role needs `cognito-idp:GetClientToken`; no hosted domain needed, which suits VPCs
-//! without internet access). The SDK's own retries are off: [`super::TokenClient`] retries.
+//! without internet access). The SDK's own retries are off: the token client retries.
 //! `AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER` (or `AWS_ENDPOINT_URL`) overrides the endpoint.
 
 use std::time::Duration;
@@ -9,33 +9,39 @@ use aws_sdk_cognitoidentityprovider as cognito;
 use cognito::config::http::HttpResponse;
 use cognito::error::{ProvideErrorMetadata, SdkError};
 use cognito::operation::get_client_token::GetClientTokenError;
+use futures_util::future::BoxFuture;
 
-use super::{AttemptError, Grant, Issued, Retry, issued, trigger_reason};
-use crate::aws::Deadline;
+use super::timeouts::{Deadline, timeouts};
+use crate::interceptor::token_client::{
+    Attempt, AttemptError, Grant, Issued, Retry, TokenTransport, issued, trigger_reason,
+};
 use crate::reason::ReasonCode;
-use crate::secret::Secret;
 
-/// A Cognito client for `GetClientToken`: no SDK retries (the caller retries), attempts capped
-/// at `attempt_timeout`.
-pub fn client(sdk: &aws_config::SdkConfig, attempt_timeout: Duration) -> cognito::Client {
-    let timeouts =
-        crate::aws::timeouts(attempt_timeout.min(Duration::from_secs(3)), Deadline::Attempt(attempt_timeout));
-    let conf = cognito::config::Builder::from(sdk)
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        .timeout_config(timeouts)
-        .build();
-    cognito::Client::from_conf(conf)
+/// The `sdk` transport: a Cognito client for `GetClientToken`.
+pub(crate) struct GetClientToken(cognito::Client);
+
+impl GetClientToken {
+    /// No SDK retries (the caller retries), attempts capped at `attempt_timeout`.
+    pub(crate) fn new(sdk: &aws_config::SdkConfig, attempt_timeout: Duration) -> Self {
+        let timeouts =
+            timeouts(attempt_timeout.min(Duration::from_secs(3)), Deadline::Attempt(attempt_timeout));
+        let conf = cognito::config::Builder::from(sdk)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(timeouts)
+            .build();
+        Self(cognito::Client::from_conf(conf))
+    }
+}
+
+impl TokenTransport for GetClientToken {
+    fn attempt<'a>(&'a self, attempt: Attempt<'a>) -> BoxFuture<'a, Result<Issued, AttemptError>> {
+        Box::pin(get_client_token(&self.0, attempt))
+    }
 }
 
 /// One `GetClientToken` call.
-pub async fn attempt(
-    client: &cognito::Client,
-    client_id: &str,
-    secret: &Secret,
-    grant: Grant<'_>,
-    deadline: Duration,
-    now_ms: u64,
-) -> Result<Issued, AttemptError> {
+async fn get_client_token(client: &cognito::Client, attempt: Attempt<'_>) -> Result<Issued, AttemptError> {
+    let Attempt { client_id, secret, grant, deadline, now_ms } = attempt;
     let Grant::ClientCredentials { scopes, metadata } = grant else {
         return Err(AttemptError::new(
             ReasonCode::Misconfigured,
