@@ -356,9 +356,15 @@ impl Trigger {
         subject: &VerifiedSubject,
         token: &str,
     ) -> Result<Option<Map<String, Value>>, Rejection> {
-        match &self.lookup {
-            Some(lookup) => lookup.attributes(subject, token).await.map(Some),
-            None => Ok(None),
+        match (&self.lookup, self.config.user_lookup) {
+            (Some(lookup), _) => lookup.attributes(subject, token).await.map(Some),
+            (None, UserLookupSetting::None) => Ok(None),
+            // Fail closed: a lookup is configured but this build cannot make it (its
+            // configuration refuses `OBO_USER_LOOKUP`; only a hand-built config gets here).
+            (None, _) => Err(Rejection::new(
+                ReasonCode::Misconfigured,
+                "OBO_USER_LOOKUP is set but this build has no AWS SDK (use pre-token-lookup)",
+            )),
         }
     }
 
