@@ -125,17 +125,31 @@ async fn environment_with(stack: &Stack, marks: &[usize], calls: usize, status: 
     panic!("expected `{status}` once in {calls} crm tool calls; per environment (log, metrics): {per_env:?}")
 }
 
+/// Alice's first crm call through the gateway: a miss everywhere, minted and stored.
+struct FirstCall {
+    alice: String,
+    client: McpClient,
+    /// The environment that minted and stored the token.
+    minter: usize,
+    /// How long the call took (a mint and two table calls).
+    took: Duration,
+}
+
+async fn first_call(stack: &Stack) -> FirstCall {
+    let alice = user_token(stack, "alice");
+    let client = client(stack, &alice).await;
+    let mark = marks(stack);
+    let (sub, took) = whoami(&client).await;
+    assert_eq!(sub, ALICE_SUB);
+    assert_eq!(obo_requests(stack), 1);
+    let minter = environment_with(stack, &mark, 1, "stored").await;
+    FirstCall { alice, client, minter, took }
+}
+
 #[tokio::test]
 async fn a_token_minted_in_one_environment_is_served_by_the_other_from_the_table() {
     let stack = start(SharedCache::Local).await;
-    let alice = user_token(&stack, "alice");
-    let client = client(&stack, &alice).await;
-
-    let mark = marks(&stack);
-    let (sub, _) = whoami(&client).await;
-    assert_eq!(sub, ALICE_SUB);
-    assert_eq!(obo_requests(&stack), 1);
-    let minter = environment_with(&stack, &mark, 1, "stored").await;
+    let FirstCall { alice, client, minter, .. } = first_call(&stack).await;
     let minted = last_crm_token(&stack);
 
     // The gateway's next invocation goes to the other environment: its first call for alice and
@@ -168,11 +182,7 @@ async fn a_token_minted_in_one_environment_is_served_by_the_other_from_the_table
 #[tokio::test]
 async fn a_401_deletes_the_item_and_the_other_environment_mints_anew() {
     let stack = start(SharedCache::Local).await;
-    let alice = user_token(&stack, "alice");
-    let client = client(&stack, &alice).await;
-    let mark = marks(&stack);
-    whoami(&client).await;
-    let minter = environment_with(&stack, &mark, 1, "stored").await;
+    let FirstCall { alice, client, minter, .. } = first_call(&stack).await;
     let refused = last_crm_token(&stack);
     let table = stack.shared_table.as_ref().expect("the table");
     assert_eq!(table.scan().await.expect("scan").len(), 1);
@@ -241,11 +251,7 @@ async fn fails_over(stack: &Stack, client: &McpClient, sub: &str, mint: Duration
 #[tokio::test]
 async fn a_table_outage_fails_no_tool_call() {
     let mut stack = start(SharedCache::Local).await;
-    let alice = user_token(&stack, "alice");
-    let alice_client = client(&stack, &alice).await;
-    let mark = marks(&stack);
-    let (_, mint) = whoami(&alice_client).await;
-    environment_with(&stack, &mark, 1, "stored").await;
+    let mint = first_call(&stack).await.took;
 
     // moto's server is killed: every table call is refused.
     stack.shared_table.as_mut().expect("the table").stop_server();
@@ -262,11 +268,7 @@ async fn a_throttling_table_fails_no_tool_call() {
     let moto = tokio::task::spawn_blocking(LocalDynamoDb::start).await.expect("moto");
     let proxy = FaultProxy::start(&moto.url()).await;
     let stack = start(SharedCache::Endpoint(proxy.url())).await;
-    let alice = user_token(&stack, "alice");
-    let alice_client = client(&stack, &alice).await;
-    let mark = marks(&stack);
-    let (_, mint) = whoami(&alice_client).await;
-    environment_with(&stack, &mark, 1, "stored").await;
+    let FirstCall { client: alice_client, took: mint, .. } = first_call(&stack).await;
     assert!(proxy.forwarded() >= 4, "CreateTable, UpdateTimeToLive, GetItem, PutItem went through the proxy");
 
     let bob = user_token(&stack, "bob");

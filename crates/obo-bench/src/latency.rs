@@ -6,9 +6,9 @@
 //! Shared-tier hits on a second stack with the tier on (moto's DynamoDB-compatible server on
 //! loopback, `make test-tools`) and two interceptor environments the gateway takes turns with:
 //! each user's first call mints in one environment and stores the sealed token; the second lands
-//! on the other environment, misses locally and is served from the table. Beside them, one
-//! `GetItem` round trip to the same server, timed alone: a shared-tier hit should cost a local
-//! hit plus about that.
+//! on the other environment, misses locally and is served from the table. Beside each, one
+//! `GetItem` round trip to the same server, timed alone right after it: a shared-tier hit should
+//! cost a local hit plus about that.
 //!
 //! The interceptor's own handler times (from its log lines) feed the cost model.
 
@@ -39,7 +39,7 @@ pub struct Latencies {
     pub passthrough: Vec<f64>,
     /// Each user's first call in the other environment, served from the shared table.
     pub shared_hit: Vec<f64>,
-    /// One `GetItem` round trip to the local table (ms), timed alone.
+    /// One `GetItem` round trip to the local table (ms), timed alone after each shared-tier hit.
     pub table_round_trip: Vec<f64>,
     /// The interceptor's handler time on a miss (median, ms), from its log lines.
     pub handler_miss_ms: f64,
@@ -127,10 +127,6 @@ pub async fn measure(paths: &Paths, users: usize) -> Result<Latencies, String> {
 async fn shared_hits(paths: &Paths, users: usize, out: &mut Latencies) -> Result<(), String> {
     let stack = fixture::stack_with(paths, users, SharedCache::Local).await?;
     let table = stack.shared_table.as_ref().ok_or("the stack runs no shared table")?;
-    for _ in 0..users.max(20) {
-        let ms = table.get_round_trip().await?.as_secs_f64() * 1000.0;
-        out.table_round_trip.push(ms);
-    }
     let warm = fixture::user_token(&stack, "alice")?;
     let client = connect(&stack.gateway_url(), Some(&warm)).await.map_err(|e| format!("connect: {e}"))?;
     for _ in 0..4 {
@@ -145,6 +141,8 @@ async fn shared_hits(paths: &Paths, users: usize, out: &mut Latencies) -> Result
             connect(&stack.gateway_url(), Some(&token)).await.map_err(|e| format!("connect: {e}"))?;
         timed(&client, "crm___whoami", json!({})).await?;
         out.shared_hit.push(timed(&client, "crm___whoami", json!({})).await?.0);
+        // The floor's round trip under the same conditions: right after the call, moto as idle.
+        out.table_round_trip.push(table.get_round_trip().await?.as_secs_f64() * 1000.0);
         let _ = client.cancel().await;
     }
     let requests = stack.cognito.counters().client(OBO_CLIENT).m2m_requests() - before;
@@ -186,8 +184,9 @@ pub fn figures(l: &Latencies) -> Vec<Figure> {
         row("tool_call_miss_p99_ms", "Tool call via gateway, cache miss p99", &l.miss, 0.99, "pass-through p99"),
         shared("tool_call_shared_hit_p50_ms", "Tool call via gateway, shared-tier hit p50", l, 0.5).note(format!(
             "shared tier on (moto's DynamoDB server on loopback, two interceptor environments in turn): \
-             each user's first call in the other environment; floor = cache hit + one GetItem ({} timed alone, \
-             p50 {:.2} ms); interceptor handler median {:.2} ms (local hit {:.2} ms)",
+             each user's first call in the other environment; floor = cache hit + one GetItem of a \
+             same-sized item (timed alone after each of the {} calls, p50 {:.2} ms); interceptor \
+             handler median {:.2} ms (local hit {:.2} ms)",
             l.table_round_trip.len(),
             q(&l.table_round_trip, 0.5),
             l.handler_shared_hit_ms,

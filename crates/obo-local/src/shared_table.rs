@@ -44,6 +44,8 @@ pub struct SharedTable {
     server: Option<LocalDynamoDb>,
     endpoint: String,
     client: aws_sdk_dynamodb::Client,
+    /// Whether [`SharedTable::get_round_trip`]'s item is written.
+    probe: std::sync::OnceLock<()>,
 }
 
 impl std::fmt::Debug for SharedTable {
@@ -80,7 +82,8 @@ impl SharedTable {
             .endpoint_url(&endpoint)
             .credentials_provider(credentials)
             .build();
-        let table = Self { server, endpoint, client: aws_sdk_dynamodb::Client::from_conf(config) };
+        let client = aws_sdk_dynamodb::Client::from_conf(config);
+        let table = Self { server, endpoint, client, probe: std::sync::OnceLock::new() };
         table.create().await?;
         Ok(Some(table))
     }
@@ -145,19 +148,36 @@ impl SharedTable {
         Ok(out.items().to_vec())
     }
 
-    /// One `GetItem` of an absent key, timed: the round trip a lookup costs, without the
-    /// interceptor (what a shared-tier hit adds to a local hit, sealing aside).
+    /// One `GetItem` of an item shaped like the interceptor's (a 43-character key, a 1.2 KB
+    /// binary value, a TTL), written first if missing, timed: the round trip a shared-tier hit
+    /// costs, without the interceptor (what it adds to a local hit, sealing aside).
     pub async fn get_round_trip(&self) -> Result<std::time::Duration, String> {
+        const PROBE: &str = "probe-item-shaped-like-a-base64url-hmac-key";
+        if self.probe.get().is_none() {
+            self.client
+                .put_item()
+                .table_name(TABLE)
+                .item("k", AttributeValue::S(PROBE.into()))
+                .item("v", AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![0x5a; 1200])))
+                .item("ttl", AttributeValue::N("4102444800".into()))
+                .send()
+                .await
+                .map_err(|e| format!("PutItem: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
+            let _ = self.probe.set(());
+        }
         let started = std::time::Instant::now();
-        self.client
+        let out = self
+            .client
             .get_item()
             .table_name(TABLE)
-            .key("k", AttributeValue::S("absent".into()))
+            .key("k", AttributeValue::S(PROBE.into()))
             .consistent_read(true)
             .send()
             .await
             .map_err(|e| format!("GetItem: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e)))?;
-        Ok(started.elapsed())
+        let took = started.elapsed();
+        out.item().ok_or("the probe item is missing")?;
+        Ok(took)
     }
 
     /// Stops the server the stack started (a table outage); the endpoint then refuses connections.
