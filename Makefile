@@ -73,11 +73,13 @@ fmt:
 ## target/bench/latest.json (not part of the test path). Builds what it measures first: the
 ## deployed build for this machine (cold starts, memory, load: the arm64 binaries cannot run on
 ## x86_64), the arm64 binaries themselves (sizes) and the hello-world floor both ways; the criterion
-## benches build for the same musl target. BENCH_ARGS=--quick shortens it.
-bench: build host-build
+## benches build for the same musl target; the shared-tier latencies run against moto's server
+## (test-tools). BENCH_ARGS=--quick shortens it.
+bench: build host-build test-tools
 	$(CARGO) build --release -p obo-bench
 	$(CARGO) lambda build --release --target $(LAMBDA_TARGET) -p hello-lambda --example hello-lambda
-	$(TARGET_DIR)/release/obo-bench --bin-dir $(HOST_BIN_DIR) --bench-target $(HOST_TARGET) $(BENCH_ARGS)
+	OBO_MOTO_PYTHON=$(PYTHON) $(TARGET_DIR)/release/obo-bench --bin-dir $(HOST_BIN_DIR) \
+		--bench-target $(HOST_TARGET) $(BENCH_ARGS)
 
 ## The deployed build for this machine: the same packages, profile, musl target family and allocator
 ## for x86_64, one package at a time so that each binary gets only its own features:

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use obo_core::Secret;
 use obo_local::cognito::{MintOptions, OBO_CLIENT, PoolConfig, PoolUser, USER_CLIENT};
 use obo_local::lambda_host::FunctionConfig;
+use obo_local::shared_table::SharedCache;
 use obo_local::stack::{Stack, StackOptions, target_scope};
 use serde_json::{Value, json};
 
@@ -83,10 +84,18 @@ pub fn pool(count: usize) -> PoolConfig {
 /// The local stack on the release binaries with `users` generated users; the Lambdas keep their
 /// production defaults (metrics included).
 pub async fn stack(paths: &Paths, users: usize) -> Result<Stack, String> {
+    stack_with(paths, users, SharedCache::Off).await
+}
+
+/// As [`stack`], with the shared cache tier on `shared` (and two interceptor environments when on).
+pub async fn stack_with(paths: &Paths, users: usize, shared: SharedCache) -> Result<Stack, String> {
     let mut options = StackOptions::new(&paths.bin_dir);
     paths.binary("pre-token")?;
     paths.binary("interceptor")?;
     options.pool = pool(users);
+    if shared != SharedCache::Off {
+        options = options.with_shared_cache(shared);
+    }
     Stack::start(options).await.map_err(|e| e.to_string())
 }
 

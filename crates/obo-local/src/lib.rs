@@ -7,5 +7,6 @@ pub mod gateway;
 pub mod invoke;
 pub mod lambda_host;
 pub mod oidc;
+pub mod shared_table;
 pub mod stack;
 pub mod targets;

@@ -7,6 +7,9 @@
 //! `--bin-dir DIR` says where the Lambda binaries are (default: next to this executable).
 //! `up --external-idp yes` has users sign in at a local OpenID provider shaped like Auth0 instead of
 //! the pool (docs/identity-providers.md); `demo` always ends with that part.
+//! `up --shared-cache yes` runs the shared cache tier: moto's DynamoDB-compatible server (`make
+//! test-tools` installs it), the table, two interceptor environments the gateway takes turns with
+//! (docs/shared-cache.md); the demo runs without it and says how to see it.
 //! `up --env-file FILE` also writes `GATEWAY_URL` and a fresh `ALICE_TOKEN` to FILE (mode 0600)
 //! for scripts such as `make inspector`.
 
@@ -14,10 +17,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use obo_local::cognito::USER_CLIENT;
+use obo_local::shared_table::SharedCache;
 use obo_local::stack::{Stack, StackOptions};
 
 fn usage() -> ExitCode {
-    eprintln!("usage: obo-local <demo|up> [--bin-dir DIR] [--env-file FILE] [--external-idp yes]");
+    eprintln!(
+        "usage: obo-local <demo|up> [--bin-dir DIR] [--env-file FILE] [--external-idp yes] [--shared-cache yes]"
+    );
     ExitCode::from(2)
 }
 
@@ -27,7 +33,9 @@ async fn main() -> ExitCode {
     let Some(command) = args.first().cloned() else { return usage() };
     // Flags come in `--name value` pairs after the command.
     let flags = &args[1..];
-    let known = |name: &String| name == "--bin-dir" || name == "--env-file" || name == "--external-idp";
+    let known = |name: &String| {
+        ["--bin-dir", "--env-file", "--external-idp", "--shared-cache"].contains(&name.as_str())
+    };
     if !flags.len().is_multiple_of(2) || !flags.chunks(2).all(|pair| known(&pair[0])) {
         return usage();
     }
@@ -38,6 +46,9 @@ async fn main() -> ExitCode {
     let mut options = StackOptions::new(&bin_dir);
     if command == "up" && flag(&args, "--external-idp") == Some("yes") {
         options = options.with_external_idp();
+    }
+    if command == "up" && flag(&args, "--shared-cache") == Some("yes") {
+        options = options.with_shared_cache(SharedCache::Local);
     }
     let stack = match Stack::start(options).await {
         Ok(stack) => stack,
@@ -97,6 +108,17 @@ fn print_stack(stack: &Stack) {
         stack.weather.mcp_url()
     );
     println!("  gateway             {}", stack.gateway_url());
+    match &stack.shared_table {
+        Some(table) => println!(
+            "  shared cache tier   DynamoDB table {} at {} (moto), {} interceptor environments in turn",
+            obo_local::shared_table::TABLE,
+            table.endpoint(),
+            stack.interceptors.len()
+        ),
+        None => println!(
+            "  shared cache tier   off (`obo-local up --shared-cache yes` runs it on moto's DynamoDB server; `make test-tools` installs moto)"
+        ),
+    }
 }
 
 async fn demo(stack: &Stack) -> ExitCode {

@@ -1,6 +1,8 @@
 //! The whole local stack, wired as in AWS: the Cognito emulator with the real `pre-token` binary
 //! as its trigger, the demo MCP targets, the demo Lambda target `billing`, the real `interceptor`
-//! binary, and the gateway emulator in front. Everything listens on loopback ports chosen by the system.
+//! binary (one execution environment, or several the gateway takes turns with), and the gateway
+//! emulator in front; optionally the shared cache tier's table in a local DynamoDB-compatible
+//! server. Everything listens on loopback ports chosen by the system.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,9 +15,10 @@ use serde_json::json;
 use crate::cognito::{CognitoEmulator, PoolConfig};
 use crate::cognito::{OBO_CLIENT, RESOURCE_SERVER, TOOL_SYNC_CLIENT, USER_CLIENT};
 use crate::gateway::{ClientCredentials, GatewayConfig, GatewayHandle, GatewayTarget};
-use crate::invoke::Invoke;
+use crate::invoke::{Invoke, RoundRobin};
 use crate::lambda_host::{FunctionConfig, LambdaFunction};
 use crate::oidc::{API_AUDIENCE, OidcProvider, WEB_CLIENT};
+use crate::shared_table::{SharedCache, SharedTable};
 use crate::targets::{TargetHandle, crm, weather};
 
 /// Cognito's fixed wait for a trigger.
@@ -64,6 +67,11 @@ pub struct StackOptions {
     /// of the pool: the gateway's authorizer and both Lambdas trust that provider (profile
     /// `auth0`), and the pool only mints the on-behalf-of tokens.
     pub external_idp: bool,
+    /// Execution environments of the interceptor (at least 1): each a process of the real
+    /// binary with its own cache; the gateway invokes them in turn ([`RoundRobin`]).
+    pub interceptor_environments: usize,
+    /// The shared cache tier (`OBO_SHARED_CACHE`), off by default.
+    pub shared_cache: SharedCache,
 }
 
 impl StackOptions {
@@ -82,7 +90,17 @@ impl StackOptions {
             extra_targets: Vec::new(),
             cognito_port: 0,
             external_idp: false,
+            interceptor_environments: 1,
+            shared_cache: SharedCache::Off,
         }
+    }
+
+    /// Runs the shared cache tier on the table `mode` says, with two interceptor environments
+    /// (at least) so that one serves what the other minted.
+    pub fn with_shared_cache(mut self, mode: SharedCache) -> Self {
+        self.shared_cache = mode;
+        self.interceptor_environments = self.interceptor_environments.max(2);
+        self
     }
 
     /// Users from the local OpenID provider instead of the pool (see [`StackOptions::external_idp`]).
@@ -116,8 +134,12 @@ pub struct Stack {
     pub cognito: CognitoEmulator,
     /// The real `pre-token` binary under the Runtime API host.
     pub trigger: Arc<LambdaFunction>,
-    /// The real `interceptor` binary under the Runtime API host.
+    /// The real `interceptor` binary under the Runtime API host (its first execution environment).
     pub interceptor: Arc<LambdaFunction>,
+    /// Every execution environment of the interceptor, `interceptor` first.
+    pub interceptors: Vec<Arc<LambdaFunction>>,
+    /// The shared cache tier's table, when the stack runs the tier.
+    pub shared_table: Option<SharedTable>,
     /// The on-behalf-of demo target.
     pub crm: TargetHandle,
     /// The passthrough demo target.
@@ -177,6 +199,9 @@ impl Stack {
             .await
             .map_err(|e| err("Cognito emulator", e))?;
         let issuer = cognito.issuer().to_owned();
+        let shared_table = SharedTable::start(&options.shared_cache, cognito.region())
+            .await
+            .map_err(|e| err("the shared cache tier's table", e))?;
         // One value for both Lambdas, as the template does: the interceptor's OBO_TARGETS and the
         // trigger's scope groups (each on-behalf-of target's scopes are one group).
         let mut targets = json!({
@@ -245,13 +270,28 @@ impl Stack {
                 ("AWS_ENDPOINT_URL", cognito.base_url()),
             ])
             .envs(external.clone())
+            .envs(shared_table.iter().flat_map(SharedTable::interceptor_env))
             .envs(with_issuer(&options.interceptor_env, &issuer));
-        let interceptor =
-            Arc::new(LambdaFunction::start(interceptor).await.map_err(|e| err("interceptor", e))?);
-        interceptor
-            .ready(options.interceptor_deadline)
-            .await
-            .map_err(|e| err("interceptor cold start", e))?;
+        // Several environments of one function: the same configuration, one process each.
+        let mut interceptors = Vec::new();
+        for _ in 0..options.interceptor_environments.max(1) {
+            let environment =
+                LambdaFunction::start(interceptor.clone()).await.map_err(|e| err("interceptor", e))?;
+            interceptors.push(Arc::new(environment));
+        }
+        for environment in &interceptors {
+            environment
+                .ready(options.interceptor_deadline)
+                .await
+                .map_err(|e| err("interceptor cold start", e))?;
+        }
+        let interceptor = interceptors[0].clone();
+        let invoked: Arc<dyn Invoke> = match interceptors.len() {
+            1 => interceptor.clone(),
+            _ => {
+                Arc::new(RoundRobin::new(interceptors.iter().map(|e| e.clone() as Arc<dyn Invoke>).collect()))
+            }
+        };
 
         let tool_sync = |scope: String| -> Result<ClientCredentials, StackError> {
             Ok(ClientCredentials {
@@ -283,14 +323,25 @@ impl Stack {
                 billing.clone() as Arc<dyn Invoke>,
                 billing_tools(),
             ))
-            .with_interceptor(interceptor.clone() as Arc<dyn Invoke>);
+            .with_interceptor(invoked);
         for (name, url) in &options.extra_targets {
             gateway = gateway
                 .with_target(GatewayTarget::new(name, url).with_credential(tool_sync(target_scope(name))?));
         }
         gateway.interceptor_timeout = options.interceptor_deadline;
         let gateway = crate::gateway::start(gateway).await.map_err(|e| err("gateway", e))?;
-        Ok(Self { cognito, trigger, interceptor, crm, weather, billing, gateway, oidc })
+        Ok(Self {
+            cognito,
+            trigger,
+            interceptor,
+            interceptors,
+            shared_table,
+            crm,
+            weather,
+            billing,
+            gateway,
+            oidc,
+        })
     }
 
     /// The gateway's MCP endpoint.
@@ -301,7 +352,8 @@ impl Stack {
     /// Every line the Lambdas wrote, as `(function, line)`.
     pub fn lambda_logs(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        for function in [&self.trigger, &self.interceptor, &self.billing] {
+        let functions = std::iter::once(&self.trigger).chain(&self.interceptors).chain([&self.billing]);
+        for function in functions {
             out.extend(function.logs().into_iter().map(|line| (function.name().to_owned(), line)));
         }
         out
@@ -310,7 +362,9 @@ impl Stack {
     /// Stops the Lambda processes (servers stop when the stack is dropped).
     pub async fn shutdown(&self) {
         self.trigger.shutdown().await;
-        self.interceptor.shutdown().await;
+        for environment in &self.interceptors {
+            environment.shutdown().await;
+        }
         self.billing.shutdown().await;
     }
 }

@@ -22,10 +22,16 @@ impl LocalDynamoDb {
     /// Starts `python3 -m moto.server` (or `$OBO_MOTO_PYTHON -m moto.server`) on a free loopback
     /// port and waits until it accepts connections. Panics with the fix if moto is missing.
     pub fn start() -> Self {
+        Self::try_start().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// As [`LocalDynamoDb::start`], with the failure (and its fix) as an error.
+    pub fn try_start() -> Result<Self, String> {
         let python = std::env::var("OBO_MOTO_PYTHON").unwrap_or_else(|_| "python3".to_owned());
         let port = {
-            let probe = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind loopback");
-            probe.local_addr().expect("local addr").port()
+            let probe =
+                TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| format!("bind loopback: {e}"))?;
+            probe.local_addr().map_err(|e| format!("local addr: {e}"))?.port()
         };
         let child = Command::new(&python)
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
@@ -33,19 +39,21 @@ impl LocalDynamoDb {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("{python} cannot start: {e}"));
+            .map_err(|e| format!("{python} cannot start: {e}"))?;
         let mut server = Self { child, addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)) };
         let started = Instant::now();
         while TcpStream::connect_timeout(&server.addr, Duration::from_millis(200)).is_err() {
             if let Ok(Some(status)) = server.child.try_wait() {
-                panic!(
+                return Err(format!(
                     "moto's server exited ({status}): `make test-tools` installs moto[server] (or set OBO_MOTO_PYTHON)"
-                );
+                ));
             }
-            assert!(started.elapsed() < STARTUP, "moto's server did not listen within {STARTUP:?}");
+            if started.elapsed() > STARTUP {
+                return Err(format!("moto's server did not listen within {STARTUP:?}"));
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
-        server
+        Ok(server)
     }
 
     /// `http://127.0.0.1:<port>`: the endpoint URL to give the AWS SDK.
