@@ -92,3 +92,56 @@ async fn required_organization_machine_tokens_and_other_apis_are_refused() {
         "the gateway refuses another API's token"
     );
 }
+
+/// `obo-local up --external-idp yes --env-file FILE` writes a token of the provider's user (not
+/// the pool's alice) that reaches crm as that user, in a file only its owner can read.
+#[tokio::test]
+async fn up_with_the_external_provider_writes_its_users_token_to_the_env_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("obo-env-file-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let env_file = dir.join("env");
+    /// Stops `obo-local up` however the test ends: Ctrl-C (it stops its Lambdas), then a kill.
+    struct Up(std::process::Child);
+    impl Drop for Up {
+        fn drop(&mut self) {
+            let pid = self.0.id().to_string();
+            let _ = std::process::Command::new("kill").args(["-INT", &pid]).status();
+            for _ in 0..100 {
+                if matches!(self.0.try_wait(), Ok(Some(_))) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _up = Up(std::process::Command::new(binary("obo-local"))
+        .args(["up", "--external-idp", "yes", "--env-file"])
+        .arg(&env_file)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("obo-local up starts"));
+    let mut vars = std::collections::HashMap::new();
+    for _ in 0..300 {
+        let text = std::fs::read_to_string(&env_file).unwrap_or_default();
+        vars = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        if vars.contains_key("USER_TOKEN") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mode = std::fs::metadata(&env_file).expect("the env file").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(vars.get("USER_NAME").map(String::as_str), Some("carol"), "{:?}", vars.keys());
+    assert!(!vars.contains_key("ALICE_TOKEN"), "no pool token with the external provider");
+    let session = connect(&vars["GATEWAY_URL"], Some(&vars["USER_TOKEN"])).await.expect("MCP session");
+    let who = whoami(&session).await.expect("carol reaches crm");
+    assert_eq!(who["org_id"], "org_acme");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,8 +10,9 @@
 //! `up --shared-cache yes` runs the shared cache tier: moto's DynamoDB-compatible server (`make
 //! test-tools` installs it), the table, two interceptor environments the gateway takes turns with
 //! (docs/shared-cache.md); the demo runs without it and says how to see it.
-//! `up --env-file FILE` also writes `GATEWAY_URL` and a fresh `ALICE_TOKEN` to FILE (mode 0600)
-//! for scripts such as `make inspector`.
+//! `up --env-file FILE` also writes `GATEWAY_URL`, `USER_NAME` and a fresh `USER_TOKEN` (alice from
+//! the pool, carol with `--external-idp yes`; from the pool also as `ALICE_TOKEN`) to FILE (mode
+//! 0600) for scripts such as `make inspector`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,19 +75,31 @@ fn flag<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
 }
 
-/// Writes `GATEWAY_URL` and a fresh access token of alice to `path`, readable by its owner only.
+/// Writes `GATEWAY_URL` and a fresh user access token to `path`, readable by its owner only:
+/// `USER_TOKEN` (alice from the pool, or carol from the OpenID provider with `--external-idp`),
+/// and, from the pool, the same as `ALICE_TOKEN`.
 async fn write_env_file(stack: &Stack, path: &std::path::Path) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let alice = stack.cognito.config().user("alice").map(|u| u.password.clone()).unwrap_or_default();
-    let tokens = stack
-        .cognito
-        .sign_in(USER_CLIENT, "alice", alice.expose())
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let (user, token) = match &stack.oidc {
+        Some(oidc) => ("carol", oidc.sign_in("carol").await.map_err(std::io::Error::other)?),
+        None => {
+            let alice = stack.cognito.config().user("alice").map(|u| u.password.clone()).unwrap_or_default();
+            let tokens = stack
+                .cognito
+                .sign_in(USER_CLIENT, "alice", alice.expose())
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            ("alice", tokens.access_token)
+        }
+    };
     let mut file =
         std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    writeln!(file, "GATEWAY_URL={}\nALICE_TOKEN={}", stack.gateway_url(), tokens.access_token)
+    writeln!(file, "GATEWAY_URL={}\nUSER_NAME={user}\nUSER_TOKEN={token}", stack.gateway_url())?;
+    if stack.oidc.is_none() {
+        writeln!(file, "ALICE_TOKEN={token}")?;
+    }
+    Ok(())
 }
 
 fn cold_start(function: &obo_local::lambda_host::LambdaFunction) -> String {
@@ -172,6 +185,13 @@ async fn external_demo(bin_dir: &std::path::Path) -> ExitCode {
 
 async fn up(stack: &Stack, env_file: Option<PathBuf>) -> ExitCode {
     print_stack(stack);
+    if let Some(path) = env_file {
+        if let Err(err) = write_env_file(stack, &path).await {
+            eprintln!("could not write {}: {err}", path.display());
+            return ExitCode::FAILURE;
+        }
+        println!("  wrote GATEWAY_URL, USER_NAME and USER_TOKEN to {}", path.display());
+    }
     if let Some(oidc) = &stack.oidc {
         println!("\nUsers sign in at the OpenID provider {} (profile auth0), not the pool:", oidc.issuer());
         for user in oidc.users() {
@@ -197,13 +217,6 @@ async fn up(stack: &Stack, env_file: Option<PathBuf>) -> ExitCode {
         let _ = tokio::signal::ctrl_c().await;
         println!("stopping");
         return ExitCode::SUCCESS;
-    }
-    if let Some(path) = env_file {
-        if let Err(err) = write_env_file(stack, &path).await {
-            eprintln!("could not write {}: {err}", path.display());
-            return ExitCode::FAILURE;
-        }
-        println!("  wrote GATEWAY_URL and ALICE_TOKEN to {}", path.display());
     }
     println!("\nUsers (pool {}):", stack.cognito.pool_id());
     for user in &stack.cognito.config().users {
