@@ -90,7 +90,8 @@ impl Series {
     }
 
     /// Total token requests per design.
-    pub fn totals(&self) -> [u64; 5] {
+    #[cfg(test)]
+    fn totals(&self) -> [u64; 5] {
         let mut total = [0u64; 5];
         for second in &self.per_second {
             for (t, n) in total.iter_mut().zip(second) {

@@ -231,12 +231,10 @@ fn rewrite_params(params: &RawValue, token: Option<&str>) -> Result<Option<Strin
     if arguments == 0
         && let Some(token) = token
     {
-        if members.0.is_empty() {
-            push_key(&mut out, "arguments");
-        } else {
+        if !members.0.is_empty() {
             out.push(',');
-            push_key(&mut out, "arguments");
         }
+        push_key(&mut out, "arguments");
         out.push('{');
         push_token(&mut out, token);
         out.push('}');

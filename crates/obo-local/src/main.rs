@@ -59,15 +59,16 @@ async fn main() -> ExitCode {
         }
     };
     let code = match command.as_str() {
-        "demo" => match demo(&stack).await {
-            ExitCode::SUCCESS => external_demo(&bin_dir).await,
-            failed => failed,
-        },
+        "demo" => demo(&stack).await,
         "up" => up(&stack, flag(&args, "--env-file").map(PathBuf::from)).await,
         _ => usage(),
     };
     stack.shutdown().await;
-    code
+    // The demo's second part runs its own stack, once the first one is stopped.
+    match (command.as_str(), code) {
+        ("demo", ExitCode::SUCCESS) => external_demo(&bin_dir).await,
+        (_, code) => code,
+    }
 }
 
 /// The value after `name`, if given.
@@ -209,30 +210,23 @@ async fn up(stack: &Stack, env_file: Option<PathBuf>) -> ExitCode {
             obo_local::oidc::WEB_CLIENT,
             obo_local::oidc::API_AUDIENCE
         );
+    } else {
+        println!("\nUsers (pool {}):", stack.cognito.pool_id());
+        for user in &stack.cognito.config().users {
+            let org = user.attributes.get("custom:org_id").map(String::as_str).unwrap_or("-");
+            println!(
+                "  {:<8} password {:<16} org {org}{}",
+                user.username,
+                user.password.expose(),
+                if user.enabled { "" } else { " (disabled)" }
+            );
+        }
         println!(
-            "Then point any MCP client at {} with `Authorization: Bearer <token>`.",
-            stack.gateway_url()
-        );
-        println!("\nPress Ctrl-C to stop.");
-        let _ = tokio::signal::ctrl_c().await;
-        println!("stopping");
-        return ExitCode::SUCCESS;
-    }
-    println!("\nUsers (pool {}):", stack.cognito.pool_id());
-    for user in &stack.cognito.config().users {
-        let org = user.attributes.get("custom:org_id").map(String::as_str).unwrap_or("-");
-        println!(
-            "  {:<8} password {:<16} org {org}{}",
-            user.username,
-            user.password.expose(),
-            if user.enabled { "" } else { " (disabled)" }
+            "\nGet a user token (access token of app client {USER_CLIENT}):\n  aws cognito-idp initiate-auth --endpoint-url {} --region {} --no-sign-request \\\n    --client-id {USER_CLIENT} --auth-flow USER_PASSWORD_AUTH --auth-parameters USERNAME=alice,PASSWORD='<password>' \\\n    --query AuthenticationResult.AccessToken --output text",
+            stack.cognito.base_url(),
+            stack.cognito.region()
         );
     }
-    println!(
-        "\nGet a user token (access token of app client {USER_CLIENT}):\n  aws cognito-idp initiate-auth --endpoint-url {} --region {} --no-sign-request \\\n    --client-id {USER_CLIENT} --auth-flow USER_PASSWORD_AUTH --auth-parameters USERNAME=alice,PASSWORD='<password>' \\\n    --query AuthenticationResult.AccessToken --output text",
-        stack.cognito.base_url(),
-        stack.cognito.region()
-    );
     println!("Then point any MCP client at {} with `Authorization: Bearer <token>`.", stack.gateway_url());
     println!("\nPress Ctrl-C to stop.");
     let _ = tokio::signal::ctrl_c().await;

@@ -147,7 +147,7 @@ async fn token(
     Form(form): Form<std::collections::HashMap<String, String>>,
 ) -> Response {
     let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = obo_testkit::tokens::now_secs();
     let audience = field("audience");
     if audience.is_empty() {
         return oauth_error("access_denied");

@@ -286,12 +286,8 @@ impl Stack {
                 .map_err(|e| err("interceptor cold start", e))?;
         }
         let interceptor = interceptors[0].clone();
-        let invoked: Arc<dyn Invoke> = match interceptors.len() {
-            1 => interceptor.clone(),
-            _ => {
-                Arc::new(RoundRobin::new(interceptors.iter().map(|e| e.clone() as Arc<dyn Invoke>).collect()))
-            }
-        };
+        let invoked: Arc<dyn Invoke> =
+            Arc::new(RoundRobin::new(interceptors.iter().map(|e| e.clone() as Arc<dyn Invoke>).collect()));
 
         let tool_sync = |scope: String| -> Result<ClientCredentials, StackError> {
             Ok(ClientCredentials {

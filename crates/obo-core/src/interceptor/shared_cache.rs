@@ -222,7 +222,8 @@ impl std::fmt::Debug for SharedTier {
     }
 }
 
-/// One lookup's keys: derived once per miss from the current secret.
+/// One table call's keys, derived from the secret current at that call (so a rotation during a
+/// miss seals the put under the new secret).
 struct Slot {
     keys: SealKeys,
     item: ItemKey,

@@ -352,16 +352,16 @@ impl IssuerProfile {
                 return Err(reject(ReasonCode::SubjectClaimInvalid, format!("`{name}` is not a string")));
             }
         }
-        let sources = |spec: &Option<String>| -> Vec<String> {
-            spec.as_deref().map(|s| s.split('|').map(|p| p.trim().to_owned()).collect()).unwrap_or_default()
-        };
+        fn sources(spec: &Option<String>) -> impl Iterator<Item = &str> {
+            spec.as_deref().into_iter().flat_map(|s| s.split('|')).map(str::trim)
+        }
         for name in sources(&self.username_claim) {
-            if crate::subject::jwt::token_claim(claims, &name).is_some_and(|v| !v.is_string()) {
+            if crate::subject::jwt::token_claim(claims, name).is_some_and(|v| !v.is_string()) {
                 return Err(reject(ReasonCode::SubjectClaimInvalid, format!("`{name}` is not a string")));
             }
         }
         for name in sources(&self.groups_claim) {
-            let ok = crate::subject::jwt::token_claim(claims, &name)
+            let ok = crate::subject::jwt::token_claim(claims, name)
                 .is_none_or(|g| g.as_array().is_some_and(|g| g.iter().all(Value::is_string)));
             if !ok {
                 return Err(reject(

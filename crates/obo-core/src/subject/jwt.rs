@@ -112,14 +112,18 @@ pub(crate) fn token_claim<'t>(token: &'t Map<String, Value>, name: &str) -> Opti
     let Some(pointer) = name.strip_prefix('/') else {
         return token.get(name);
     };
-    let (first, rest) = match pointer.split_once('/') {
-        Some((first, rest)) => (first, Some(rest)),
+    // `rest` keeps its leading `/`: a JSON Pointer into the first member's value.
+    let (first, rest) = match pointer.find('/') {
+        Some(i) => (&pointer[..i], Some(&pointer[i..])),
         None => (pointer, None),
     };
-    let value = token.get(&unescape_pointer(first))?;
+    let value = match first.contains('~') {
+        true => token.get(&unescape_pointer(first)),
+        false => token.get(first),
+    }?;
     match rest {
         None => Some(value),
-        Some(rest) => value.pointer(&format!("/{rest}")),
+        Some(rest) => value.pointer(rest),
     }
 }
 

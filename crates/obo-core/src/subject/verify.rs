@@ -168,8 +168,6 @@ impl VerifierSettings {
 pub struct VerifiedSubject {
     /// All claims of the token.
     pub claims: Map<String, Value>,
-    /// The profile of its issuer.
-    pub profile: Arc<IssuerProfile>,
 }
 
 impl VerifiedSubject {
@@ -422,7 +420,7 @@ impl SubjectVerifier {
         // 7–10. The issuer's profile: token type, audience, app client, machine, delegation.
         let profile = self.settings.profiles.for_issuer(iss);
         profile.check(&claims, alg, typ.as_deref())?;
-        Ok(VerifiedSubject { claims, profile: Arc::clone(profile) })
+        Ok(VerifiedSubject { claims })
     }
 }
 

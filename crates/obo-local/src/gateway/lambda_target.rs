@@ -64,11 +64,11 @@ pub(crate) async fn call(
     id: Value,
     params: CallToolRequestParams,
 ) -> Response {
+    let tool_name = format!("{target}{PREFIX_SEPARATOR}{}", params.name);
     if !lambda.tools.iter().any(|t| t.name == params.name) {
-        let message = format!("unknown tool {:?}", format!("{target}{PREFIX_SEPARATOR}{}", params.name));
+        let message = format!("unknown tool {tool_name:?}");
         return jsonrpc::error(id, INVALID_PARAMS, message, Some(json!({"source": "gateway"})));
     }
-    let tool_name = format!("{target}{PREFIX_SEPARATOR}{}", params.name);
     let event = Value::Object(params.arguments.unwrap_or_default());
     let context = client_context(&tool_name, target, &id);
     let result = match lambda.function.invoke_with_client_context(event, context, lambda.timeout).await {
